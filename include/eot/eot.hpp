@@ -1,0 +1,14 @@
+// eot: entropic optimal transport. Include this one header to get the whole library.
+//
+//   auto cost = std::make_shared<eot::CostMatrix<double>>(C);   // or eot::PointCloud
+//   eot::Problem<double> problem(cost, 0.01);                   // a, b uniform; balanced
+//   eot::Result result = eot::solve(problem);
+//   std::cout << result.full_report();
+#pragma once
+
+#include "eot/error.hpp"
+#include "eot/geometry.hpp"
+#include "eot/problem.hpp"
+#include "eot/solver.hpp"
+#include "eot/types.hpp"
+#include "eot/version.hpp"

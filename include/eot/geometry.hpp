@@ -1,0 +1,129 @@
+// Geometries: where the cost C (n x m) comes from, and the only kernels that touch it.
+//
+// A geometry hands out tiles of costs; every hot kernel (log-sum-exp over rows or columns,
+// plan products, the transport cost) is written once, over tiles, in lib/geometry.cpp.
+// A dense CostMatrix returns views into its storage; a PointCloud computes each tile on the
+// fly, so a point-cloud solve never holds an n x m array.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "eot/types.hpp"
+
+namespace eot {
+
+// The smallest and largest finite cost.
+struct CostBounds {
+  double min = 0;
+  double max = 0;
+  double range() const { return max - min; }
+};
+
+template <typename T>
+class Geometry {
+ public:
+  using Tile = Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>>;
+
+  virtual ~Geometry() = default;
+
+  virtual Index rows() const = 0;
+  virtual Index cols() const = 0;
+  // One line for reports, e.g. "dense 100 x 80" or "point cloud 1000 x 1000, d = 2, sqeuclidean".
+  virtual std::string describe() const = 0;
+  // True if some cost may be +inf (a forbidden pair).
+  virtual bool may_forbid() const = 0;
+  // Costs of rows [i0, i0 + ni) and columns [j0, j0 + nj). The view points into the
+  // geometry's storage or into `scratch` (which the caller owns, one per thread).
+  virtual Tile tile(Index i0, Index j0, Index ni, Index nj, Matrix<T>& scratch) const = 0;
+
+  // The soft-min kernels (MATH.md section 2). `threads` <= 0 means OpenMP's default.
+  // Each output entry is computed by one thread in a fixed order: results do not depend
+  // on the thread count.
+  //
+  // out_i = LSE_j (h_j - C_ij / epsilon), and -inf when every term is -inf.
+  void lse_rows(const Eigen::VectorXd& h, double epsilon, Eigen::VectorXd& out, int threads) const;
+  // out_j = LSE_i (h_i - C_ij / epsilon), and -inf when every term is -inf.
+  void lse_cols(const Eigen::VectorXd& h, double epsilon, Eigen::VectorXd& out, int threads) const;
+
+  // The kernels below act on the plan P_ij = exp(alpha_i + beta_j - C_ij / epsilon)
+  // (forbidden pairs and -inf log-weights give P_ij = 0), never materializing it.
+  // <P, C>, summed in double.
+  double transport_cost(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon,
+                        int threads) const;
+  // P V (V is m x k) and P^T W (W is n x k), accumulated in double.
+  Eigen::MatrixXd apply_plan(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta,
+                             double epsilon, const Eigen::Ref<const Eigen::MatrixXd>& v,
+                             int threads) const;
+  Eigen::MatrixXd apply_plan_transpose(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta,
+                                       double epsilon, const Eigen::Ref<const Eigen::MatrixXd>& w,
+                                       int threads) const;
+  // The plan itself, n x m.
+  Matrix<T> plan(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon,
+                 int threads) const;
+
+  // The smallest and largest finite cost (one pass over the costs).
+  CostBounds cost_bounds(int threads) const;
+};
+
+// A dense cost matrix; entries are finite or +inf (forbidden pair).
+template <typename T>
+class CostMatrix final : public Geometry<T> {
+ public:
+  // Throws InvalidArgument if the matrix is empty or has a NaN or -inf entry.
+  explicit CostMatrix(Matrix<T> cost);
+
+  const Matrix<T>& cost() const { return cost_; }
+  Index rows() const override { return cost_.rows(); }
+  Index cols() const override { return cost_.cols(); }
+  std::string describe() const override;
+  bool may_forbid() const override { return has_forbidden_; }
+  typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
+                                  Matrix<T>& scratch) const override;
+
+ private:
+  Matrix<T> cost_;
+  bool has_forbidden_ = false;
+};
+
+enum class Metric {
+  SqEuclidean,  // |x - y|^2 (POT's and OTT-JAX's convention; GeomLoss halves it)
+  Euclidean,    // |x - y|
+  NegDot,       // -<x, y>: with epsilon = sqrt(d), the one-sided problem is attention
+};
+const char* to_string(Metric metric);
+// Parses "sqeuclidean", "euclidean" or "negdot"; throws InvalidArgument otherwise.
+Metric metric_from_string(const std::string& name);
+
+// Points x (n x d) and y (m x d); costs are computed tile by tile, never stored.
+template <typename T>
+class PointCloud final : public Geometry<T> {
+ public:
+  // Throws InvalidArgument if a cloud is empty, the dimensions differ or a coordinate is
+  // not finite.
+  PointCloud(Matrix<T> x, Matrix<T> y, Metric metric = Metric::SqEuclidean);
+
+  const Matrix<T>& x() const { return x_; }
+  const Matrix<T>& y() const { return y_; }
+  Metric metric() const { return metric_; }
+  Index rows() const override { return x_.rows(); }
+  Index cols() const override { return y_.rows(); }
+  std::string describe() const override;
+  bool may_forbid() const override { return false; }
+  typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
+                                  Matrix<T>& scratch) const override;
+
+ private:
+  Matrix<T> x_, y_;
+  Vector<T> x_sq_, y_sq_;  // squared norms, for the GEMM-shaped squared distance
+  Metric metric_;
+};
+
+extern template class Geometry<float>;
+extern template class Geometry<double>;
+extern template class CostMatrix<float>;
+extern template class CostMatrix<double>;
+extern template class PointCloud<float>;
+extern template class PointCloud<double>;
+
+}  // namespace eot

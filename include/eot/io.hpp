@@ -1,0 +1,24 @@
+// Reading and writing matrices and vectors as text (.csv, .txt).
+//
+// Text format: one matrix row per line, numbers separated by commas and/or white space,
+// '#' starts a comment line, blank lines are skipped; inf, -inf and nan are read as such
+// (whether they are allowed is for the caller to check). Output uses 17 significant digits,
+// so a double round-trips exactly.
+#pragma once
+
+#include <string>
+
+#include "eot/types.hpp"
+
+namespace eot::io {
+
+// Throws IoError naming the file and the line and column of the problem.
+Matrix<double> read_matrix(const std::string& path);
+// A matrix with one column or one row, as a vector.
+Vector<double> read_vector(const std::string& path);
+
+// Written to a temporary file in the same folder, then renamed over `path`: a failure never
+// leaves a partial file nor damages an existing one. Throws IoError.
+void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
+
+}  // namespace eot::io

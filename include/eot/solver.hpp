@@ -1,0 +1,122 @@
+// Solving: options (how to iterate), the log-domain Sinkhorn solver, and its result.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "eot/problem.hpp"
+
+namespace eot {
+
+enum class Status {
+  Converged,             // marginal error <= tolerance * max(sum a, sum b) at the target epsilon
+  MaxIterationsReached,  // the iteration budget ran out first
+  NumericalFailure,      // an update would have produced a non-finite value; the last finite
+                         // potentials are returned
+  StoppedByCallback,     // the callback asked to stop; the values are those of the last state
+  AbortedByCallback,     // the callback asked to abort (e.g. an interrupt)
+};
+// "converged", "max_iterations", "numerical_failure", "stopped", "aborted".
+const char* to_string(Status status);
+
+// What the callback sees at each convergence check.
+struct IterationInfo {
+  int iteration = 0;          // iterations so far (one iteration = an f- and a g-update)
+  int stage = 0;              // epsilon-scaling stage, 0-based; the last one is the target
+  int stages = 1;
+  double epsilon = 0;         // epsilon of this stage
+  double marginal_error = 0;  // MATH.md section 5
+  double threshold = 0;       // converged when marginal_error <= threshold
+  double elapsed_seconds = 0;
+};
+
+enum class CallbackAction { Continue, Stop, Abort };
+using IterationCallback = std::function<CallbackAction(const IterationInfo&)>;
+
+// Epsilon scaling (annealing, MATH.md section 6): stages at epsilon_k = epsilon_0 * factor^k
+// while above the target, a few iterations each, then the normal convergence loop at the
+// target epsilon. Skipped when a side is free (the problem is then solved in closed form).
+struct EpsilonScaling {
+  bool enabled = false;
+  double initial_epsilon = 0;  // 0: the range of the finite costs
+  double factor = 0.5;         // in (0, 1)
+  int iterations_per_stage = 2;
+};
+
+struct SolverOptions {
+  int max_iterations = 10000;
+  // Relative to the mass: converged when marginal_error <= tolerance * max(sum a, sum b).
+  // 0 means the precision's default: 1e-9 for double, 1e-5 for float.
+  double tolerance = 0;
+  int check_every = 10;  // check convergence every this many iterations
+  EpsilonScaling epsilon_scaling;
+  int threads = 0;  // <= 0: OpenMP's default
+  // Warm start (n and m entries); empty means zeros. Ignored on a free side.
+  Eigen::VectorXd initial_f;
+  Eigen::VectorXd initial_g;
+  IterationCallback callback;  // called at every check; may stop or abort the solve
+};
+
+// The tolerance a solve of precision T uses with these options.
+template <typename T>
+double effective_tolerance(const SolverOptions& options);
+
+struct Check {
+  int iteration;
+  double epsilon;
+  double marginal_error;
+};
+
+struct Result {
+  Status status = Status::NumericalFailure;
+  std::string message;  // why it ended, in words
+
+  // The problem, for reports.
+  std::string geometry;   // Geometry::describe()
+  std::string regime;     // regime_name(rho_a, rho_b)
+  std::string precision;  // "double" or "float"
+  Index n = 0, m = 0;
+  double epsilon = 0, rho_a = 0, rho_b = 0;
+  double tolerance = 0;  // relative, as used
+
+  // The potentials (cost units) and the plan's marginals r = P 1, c = P^T 1.
+  Eigen::VectorXd f, g, row_marginal, col_marginal;
+
+  int iterations = 0;
+  int stages = 1;              // epsilon-scaling stages, the target included
+  double marginal_error = 0;   // of the returned potentials
+  double transport_cost = 0;   // <P, C>
+  double primal = 0;           // MATH.md section 5
+  double dual = 0;
+  double gap = 0;              // primal - dual; >= 0, and -> 0 at convergence
+  double entropy = 0;          // -sum P log P
+  double mass = 0;             // sum P
+  double solve_time_seconds = 0;
+  std::vector<Check> history;  // every convergence check
+
+  bool converged() const { return status == Status::Converged; }
+  // One line: status, iterations, error, cost, time.
+  std::string brief_report() const;
+  // Several lines: the problem, how it ended, every value.
+  std::string full_report() const;
+};
+
+// Throws InvalidArgument naming the first field that breaks a rule (sizes, finiteness, signs,
+// masses, feasibility of hard sides, options). solve() calls it before the first iteration.
+template <typename T>
+void validate(const Problem<T>& problem, const SolverOptions& options = {});
+
+// Log-domain Sinkhorn with per-side damping (MATH.md sections 2, 5, 6). Bad input throws;
+// every other outcome is a Status in the result.
+template <typename T>
+Result solve(const Problem<T>& problem, const SolverOptions& options = {});
+
+extern template void validate(const Problem<float>&, const SolverOptions&);
+extern template void validate(const Problem<double>&, const SolverOptions&);
+extern template Result solve(const Problem<float>&, const SolverOptions&);
+extern template Result solve(const Problem<double>&, const SolverOptions&);
+extern template double effective_tolerance<float>(const SolverOptions&);
+extern template double effective_tolerance<double>(const SolverOptions&);
+
+}  // namespace eot

@@ -1,0 +1,47 @@
+// The tile loop every geometry kernel runs on.
+#pragma once
+
+#include <omp.h>
+
+#include "eot/geometry.hpp"
+
+namespace eot::detail {
+
+inline constexpr Index kTileRows = 64;
+inline constexpr Index kTileCols = 256;
+// Below this many costs, a pass runs on one thread: waking a team costs more than it saves.
+inline constexpr Index kParallelMinimum = Index(1) << 16;
+
+inline int thread_count(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+
+enum class Along { Rows, Cols };
+
+// Calls visit(i0, j0, tile) for every tile of the cost. Along::Rows: blocks of rows are shared
+// among threads and each block's tiles are visited left to right by one thread, so a kernel
+// that reduces each row into its own output slot is deterministic. Along::Cols: the same with
+// blocks of columns, visited top to bottom.
+template <typename T, typename Visit>
+void for_each_tile(const Geometry<T>& geometry, Along along, int threads, Visit&& visit) {
+  const Index n = geometry.rows(), m = geometry.cols();
+  const bool rows = along == Along::Rows;
+  const Index block = rows ? kTileRows : kTileCols, step = rows ? kTileCols : kTileRows;
+  const Index outer = rows ? n : m, inner = rows ? m : n;
+  const Index blocks = (outer + block - 1) / block;
+#pragma omp parallel num_threads(thread_count(threads)) if (blocks > 1 && n * m >= kParallelMinimum)
+  {
+    Matrix<T> scratch;
+#pragma omp for schedule(static)
+    for (Index k = 0; k < blocks; ++k) {
+      const Index o0 = k * block, no = std::min(block, outer - o0);
+      for (Index p0 = 0; p0 < inner; p0 += step) {
+        const Index np = std::min(step, inner - p0);
+        if (rows)
+          visit(o0, p0, geometry.tile(o0, p0, no, np, scratch));
+        else
+          visit(p0, o0, geometry.tile(p0, o0, np, no, scratch));
+      }
+    }
+  }
+}
+
+}  // namespace eot::detail

@@ -1,0 +1,267 @@
+#include "eot/geometry.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "detail/exp.hpp"
+#include "detail/tiles.hpp"
+#include "eot/error.hpp"
+
+namespace eot {
+
+using detail::Along;
+using detail::exp_or_zero;
+using detail::for_each_tile;
+using Eigen::Dynamic;
+using Eigen::VectorXd;
+
+namespace {
+
+template <typename T>
+using TileArray = Eigen::Array<T, Dynamic, Dynamic, Eigen::RowMajor>;
+using Block = Eigen::VectorBlock<VectorXd>;
+
+// Running log-sum-exp (MATH.md section 2): (max, sum) absorbs a value whose own max is `top`
+// and whose terms, shifted by the new max, sum to `shifted_sum(shift)`. An all -inf slot keeps
+// max = -inf and sum = 0 without producing a NaN.
+template <typename ShiftedSum>
+void absorb(double& max, double& sum, double top, ShiftedSum&& shifted_sum) {
+  if (top == -kInf) return;
+  const double new_max = std::max(max, top);
+  sum = sum * std::exp(max - new_max) + shifted_sum(new_max);
+  max = new_max;
+}
+
+VectorXd finish_lse(const VectorXd& max, const VectorXd& sum) {
+  VectorXd out(max.size());
+  for (Index k = 0; k < max.size(); ++k) out[k] = max[k] == -kInf ? -kInf : max[k] + std::log(sum[k]);
+  return out;
+}
+
+// log P on a tile: alpha_i + beta_j - C_ij / epsilon, in double.
+template <typename T>
+Eigen::ArrayXXd log_plan(const typename Geometry<T>::Tile& c, const Eigen::VectorXd& alpha,
+                         const Eigen::VectorXd& beta, Index i0, Index j0, double inv_eps) {
+  Eigen::ArrayXXd z = -inv_eps * c.template cast<double>().array();
+  z.colwise() += alpha.segment(i0, c.rows()).array();
+  z.rowwise() += beta.segment(j0, c.cols()).transpose().array();
+  return z;
+}
+
+}  // namespace
+
+template <typename T>
+void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int threads) const {
+  const Vector<T> h_t = h.cast<T>();
+  const T inv_eps = T(1 / epsilon);
+  VectorXd max = VectorXd::Constant(rows(), -kInf), sum = VectorXd::Zero(rows());
+  for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
+    for (Index r = 0; r < c.rows(); ++r) {
+      const Eigen::Array<T, 1, Dynamic> z =
+          h_t.segment(j0, c.cols()).transpose().array() - inv_eps * c.row(r).array();
+      absorb(max[i0 + r], sum[i0 + r], double(z.maxCoeff()), [&](double shift) {
+        return exp_or_zero(z - T(shift)).template cast<double>().sum();
+      });
+    }
+  });
+  out = finish_lse(max, sum);
+}
+
+template <typename T>
+void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int threads) const {
+  const Vector<T> h_t = h.cast<T>();
+  const T inv_eps = T(1 / epsilon);
+  VectorXd max = VectorXd::Constant(cols(), -kInf), sum = VectorXd::Zero(cols());
+  for_each_tile(*this, Along::Cols, threads, [&](Index i0, Index j0, const Tile& c) {
+    // z_rk = h_i - C_ij / epsilon, reduced down each column; rows are contiguous.
+    TileArray<T> z = -inv_eps * c.array();
+    z.colwise() += h_t.segment(i0, c.rows()).array();
+    const Eigen::Array<T, 1, Dynamic> top = z.colwise().maxCoeff();
+    for (Index k = 0; k < c.cols(); ++k) {
+      absorb(max[j0 + k], sum[j0 + k], double(top[k]), [&](double shift) {
+        return exp_or_zero(z.col(k) - T(shift)).template cast<double>().sum();
+      });
+    }
+  });
+  out = finish_lse(max, sum);
+}
+
+template <typename T>
+double Geometry<T>::transport_cost(const VectorXd& alpha, const VectorXd& beta, double epsilon,
+                                   int threads) const {
+  VectorXd per_row = VectorXd::Zero(rows());
+  for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
+    const Eigen::ArrayXXd p = exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon));
+    const Eigen::ArrayXXd cd = c.template cast<double>().array();
+    per_row.segment(i0, c.rows()) += (cd < kInf).select(p * cd, 0.0).rowwise().sum().matrix();
+  });
+  return per_row.sum();
+}
+
+template <typename T>
+Eigen::MatrixXd Geometry<T>::apply_plan(const VectorXd& alpha, const VectorXd& beta,
+                                        double epsilon,
+                                        const Eigen::Ref<const Eigen::MatrixXd>& v,
+                                        int threads) const {
+  Eigen::MatrixXd out = Eigen::MatrixXd::Zero(rows(), v.cols());
+  for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
+    const Eigen::MatrixXd p = exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).matrix();
+    out.middleRows(i0, c.rows()).noalias() += p * v.middleRows(j0, c.cols());
+  });
+  return out;
+}
+
+template <typename T>
+Eigen::MatrixXd Geometry<T>::apply_plan_transpose(const VectorXd& alpha, const VectorXd& beta,
+                                                  double epsilon,
+                                                  const Eigen::Ref<const Eigen::MatrixXd>& w,
+                                                  int threads) const {
+  Eigen::MatrixXd out = Eigen::MatrixXd::Zero(cols(), w.cols());
+  for_each_tile(*this, Along::Cols, threads, [&](Index i0, Index j0, const Tile& c) {
+    const Eigen::MatrixXd p = exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).matrix();
+    out.middleRows(j0, c.cols()).noalias() += p.transpose() * w.middleRows(i0, c.rows());
+  });
+  return out;
+}
+
+template <typename T>
+Matrix<T> Geometry<T>::plan(const VectorXd& alpha, const VectorXd& beta, double epsilon,
+                            int threads) const {
+  Matrix<T> out(rows(), cols());
+  for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
+    out.block(i0, j0, c.rows(), c.cols()) =
+        exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).template cast<T>().matrix();
+  });
+  return out;
+}
+
+template <typename T>
+CostBounds Geometry<T>::cost_bounds(int threads) const {
+  VectorXd lo = VectorXd::Constant(rows(), kInf), hi = VectorXd::Constant(rows(), -kInf);
+  for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index, const Tile& c) {
+    const Eigen::ArrayXXd cd = c.template cast<double>().array();
+    lo.segment(i0, c.rows()) =
+        lo.segment(i0, c.rows()).cwiseMin((cd < kInf).select(cd, kInf).rowwise().minCoeff().matrix());
+    hi.segment(i0, c.rows()) =
+        hi.segment(i0, c.rows()).cwiseMax((cd < kInf).select(cd, -kInf).rowwise().maxCoeff().matrix());
+  });
+  CostBounds bounds{lo.minCoeff(), hi.maxCoeff()};
+  if (bounds.max == -kInf) bounds = {0, 0};  // every pair forbidden
+  return bounds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CostMatrix
+
+template <typename T>
+CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)) {
+  if (cost_.size() == 0) {
+    throw InvalidArgument("cost: the matrix is empty (" + std::to_string(cost_.rows()) + " x " +
+                          std::to_string(cost_.cols()) + "); it needs at least one row and column");
+  }
+  for (Index i = 0; i < cost_.rows(); ++i) {
+    for (Index j = 0; j < cost_.cols(); ++j) {
+      const T c = cost_(i, j);
+      if (std::isnan(c) || c == -std::numeric_limits<T>::infinity()) {
+        std::ostringstream message;
+        message << "cost(" << i << ", " << j << ") is " << c
+                << ": costs must be finite, or +inf for a forbidden pair";
+        throw InvalidArgument(message.str());
+      }
+      has_forbidden_ = has_forbidden_ || std::isinf(c);
+    }
+  }
+}
+
+template <typename T>
+std::string CostMatrix<T>::describe() const {
+  return "dense " + std::to_string(rows()) + " x " + std::to_string(cols());
+}
+
+template <typename T>
+typename Geometry<T>::Tile CostMatrix<T>::tile(Index i0, Index j0, Index ni, Index nj,
+                                               Matrix<T>&) const {
+  return typename Geometry<T>::Tile(cost_.data() + i0 * cost_.cols() + j0, ni, nj,
+                                    Eigen::OuterStride<>(cost_.cols()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// PointCloud
+
+const char* to_string(Metric metric) {
+  switch (metric) {
+    case Metric::SqEuclidean: return "sqeuclidean";
+    case Metric::Euclidean: return "euclidean";
+    case Metric::NegDot: return "negdot";
+  }
+  return "unknown";
+}
+
+Metric metric_from_string(const std::string& name) {
+  for (Metric metric : {Metric::SqEuclidean, Metric::Euclidean, Metric::NegDot}) {
+    if (name == to_string(metric)) return metric;
+  }
+  throw InvalidArgument("metric: unknown metric '" + name +
+                        "'; expected sqeuclidean, euclidean or negdot");
+}
+
+template <typename T>
+PointCloud<T>::PointCloud(Matrix<T> x, Matrix<T> y, Metric metric)
+    : x_(std::move(x)), y_(std::move(y)), metric_(metric) {
+  for (const auto& [name, points] : {std::pair{"x", &x_}, std::pair{"y", &y_}}) {
+    if (points->rows() == 0 || points->cols() == 0) {
+      throw InvalidArgument(std::string(name) + ": the point cloud is empty (" +
+                            std::to_string(points->rows()) + " x " +
+                            std::to_string(points->cols()) + ")");
+    }
+    for (Index i = 0; i < points->rows(); ++i) {
+      for (Index k = 0; k < points->cols(); ++k) {
+        if (!std::isfinite((*points)(i, k))) {
+          std::ostringstream message;
+          message << name << "(" << i << ", " << k << ") is " << (*points)(i, k)
+                  << ": coordinates must be finite";
+          throw InvalidArgument(message.str());
+        }
+      }
+    }
+  }
+  if (x_.cols() != y_.cols()) {
+    throw InvalidArgument("x and y: points must have the same dimension, but x has " +
+                          std::to_string(x_.cols()) + " columns and y has " +
+                          std::to_string(y_.cols()));
+  }
+  x_sq_ = x_.rowwise().squaredNorm();
+  y_sq_ = y_.rowwise().squaredNorm();
+}
+
+template <typename T>
+std::string PointCloud<T>::describe() const {
+  return "point cloud " + std::to_string(rows()) + " x " + std::to_string(cols()) +
+         ", d = " + std::to_string(x_.cols()) + ", " + to_string(metric_);
+}
+
+template <typename T>
+typename Geometry<T>::Tile PointCloud<T>::tile(Index i0, Index j0, Index ni, Index nj,
+                                               Matrix<T>& scratch) const {
+  scratch.resize(ni, nj);
+  scratch.noalias() = x_.middleRows(i0, ni) * y_.middleRows(j0, nj).transpose();
+  if (metric_ == Metric::NegDot) {
+    scratch = -scratch;
+  } else {
+    // |x|^2 + |y|^2 - 2 <x, y>, clamped at 0 against rounding.
+    scratch = (-2 * scratch).colwise() + x_sq_.segment(i0, ni);
+    scratch.rowwise() += y_sq_.segment(j0, nj).transpose();
+    scratch = scratch.cwiseMax(T(0));
+    if (metric_ == Metric::Euclidean) scratch = scratch.cwiseSqrt();
+  }
+  return typename Geometry<T>::Tile(scratch.data(), ni, nj, Eigen::OuterStride<>(nj));
+}
+
+template class Geometry<float>;
+template class Geometry<double>;
+template class CostMatrix<float>;
+template class CostMatrix<double>;
+template class PointCloud<float>;
+template class PointCloud<double>;
+
+}  // namespace eot

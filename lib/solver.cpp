@@ -1,0 +1,395 @@
+#include "eot/solver.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "detail/exp.hpp"
+#include "eot/error.hpp"
+
+namespace eot {
+
+using Eigen::VectorXd;
+
+const char* to_string(Status status) {
+  switch (status) {
+    case Status::Converged: return "converged";
+    case Status::MaxIterationsReached: return "max_iterations";
+    case Status::NumericalFailure: return "numerical_failure";
+    case Status::StoppedByCallback: return "stopped";
+    case Status::AbortedByCallback: return "aborted";
+  }
+  return "unknown";
+}
+
+template <typename T>
+double effective_tolerance(const SolverOptions& options) {
+  if (options.tolerance > 0) return options.tolerance;
+  return std::is_same_v<T, float> ? 1e-5 : 1e-9;
+}
+
+namespace {
+
+std::string str(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+[[noreturn]] void reject(const std::string& message) { throw InvalidArgument(message); }
+
+// Weights: right size, finite, non-negative, positive total.
+template <typename T>
+void check_weights(const char* name, const Vector<T>& w, Index size, const char* dimension) {
+  if (w.size() != size) {
+    reject(std::string(name) + " has " + std::to_string(w.size()) + " entries but the cost has " +
+           std::to_string(size) + " " + dimension);
+  }
+  for (Index i = 0; i < w.size(); ++i) {
+    if (!std::isfinite(w[i]) || w[i] < 0) {
+      reject(std::string(name) + "(" + std::to_string(i) + ") is " + str(w[i]) +
+             ": weights must be finite and >= 0");
+    }
+  }
+  if (w.template cast<double>().sum() <= 0) {
+    reject(std::string(name) + ": the total mass is 0; at least one weight must be positive");
+  }
+}
+
+void check_rho(const char* name, double rho) {
+  if (std::isnan(rho) || rho < 0) {
+    reject(std::string(name) + " is " + str(rho) + ": it must be in [0, inf] (inf = hard, 0 = free)");
+  }
+}
+
+// A constrained side (rho > 0) needs every positive-weight row to reach at least one column of
+// positive weight through a finite cost, and vice versa; otherwise its potential is infinite.
+template <typename T>
+void check_admissible(const Problem<T>& problem, int threads) {
+  if (!problem.geometry->may_forbid()) return;  // every cost finite; masses are positive
+  struct Side {
+    const char *name, *weight, *other;
+    const Vector<T>& w;
+    double rho;
+  };
+  VectorXd lse;
+  for (const Side& side : {Side{"row", "a", "column", problem.a, problem.rho_a},
+                           Side{"column", "b", "row", problem.b, problem.rho_b}}) {
+    if (side.rho == 0) continue;
+    const bool rows = &side.w == &problem.a;
+    const VectorXd log_other = (rows ? problem.b : problem.a).template cast<double>().array().log();
+    if (rows)
+      problem.geometry->lse_rows(log_other, 1.0, lse, threads);
+    else
+      problem.geometry->lse_cols(log_other, 1.0, lse, threads);
+    for (Index i = 0; i < lse.size(); ++i) {
+      if (side.w[i] > 0 && lse[i] == -kInf) {
+        reject(std::string(side.name) + " " + std::to_string(i) + " has weight " + side.weight +
+               "(" + std::to_string(i) + ") = " + str(side.w[i]) + " but no admissible " +
+               side.other + ": every pair is forbidden (+inf cost) or meets a zero weight; " +
+               "allow a pair, give it zero weight, or free the side (rho = 0)");
+      }
+    }
+  }
+}
+
+void check_options(const SolverOptions& o, Index n, Index m) {
+  if (o.max_iterations < 1) reject("max_iterations is " + std::to_string(o.max_iterations) + ": it must be >= 1");
+  if (!std::isfinite(o.tolerance) || o.tolerance < 0) {
+    reject("tolerance is " + str(o.tolerance) + ": it must be finite and >= 0 (0 = the precision's default)");
+  }
+  if (o.check_every < 1) reject("check_every is " + std::to_string(o.check_every) + ": it must be >= 1");
+  const EpsilonScaling& s = o.epsilon_scaling;
+  if (!(s.factor > 0 && s.factor < 1)) {
+    reject("epsilon_scaling.factor is " + str(s.factor) + ": it must be in (0, 1)");
+  }
+  if (!std::isfinite(s.initial_epsilon) || s.initial_epsilon < 0) {
+    reject("epsilon_scaling.initial_epsilon is " + str(s.initial_epsilon) +
+           ": it must be finite and >= 0 (0 = the cost range)");
+  }
+  if (s.iterations_per_stage < 1) {
+    reject("epsilon_scaling.iterations_per_stage is " + std::to_string(s.iterations_per_stage) +
+           ": it must be >= 1");
+  }
+  for (const auto& [name, v, size] : {std::tuple{"initial_f", &o.initial_f, n},
+                                      std::tuple{"initial_g", &o.initial_g, m}}) {
+    if (v->size() != 0 && v->size() != size) {
+      reject(std::string(name) + " has " + std::to_string(v->size()) + " entries; expected " +
+             std::to_string(size) + " (or none for a cold start)");
+    }
+    for (Index i = 0; i < v->size(); ++i) {
+      if (!std::isfinite((*v)[i])) reject(std::string(name) + "(" + std::to_string(i) + ") is " + str((*v)[i]) + ": it must be finite");
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void validate(const Problem<T>& problem, const SolverOptions& options) {
+  if (!problem.geometry) reject("geometry: is null; a problem needs a cost");
+  check_weights("a", problem.a, problem.n(), "rows");
+  check_weights("b", problem.b, problem.m(), "columns");
+  if (!std::isfinite(problem.epsilon) || problem.epsilon <= 0) {
+    reject("epsilon is " + str(problem.epsilon) + ": it must be positive and finite");
+  }
+  check_rho("rho_a", problem.rho_a);
+  check_rho("rho_b", problem.rho_b);
+  check_options(options, problem.n(), problem.m());
+  if (problem.rho_a == kInf && problem.rho_b == kInf) {
+    const double mass_a = problem.a.template cast<double>().sum();
+    const double mass_b = problem.b.template cast<double>().sum();
+    if (std::abs(mass_a - mass_b) > effective_tolerance<T>(options) * std::max(mass_a, mass_b)) {
+      reject("balanced problem needs equal masses: sum(a) = " + str(mass_a) + ", sum(b) = " +
+             str(mass_b) + " (normalize them, or relax a side with rho_a/rho_b)");
+    }
+  }
+  check_admissible(problem, options.threads);
+}
+
+namespace {
+
+// One log-domain Sinkhorn run. The potentials live in cost units, in double. Each half-step
+// leaves behind the log-sum-exp it computed; while the other potential has not moved, that
+// LSE also gives this side's marginal, so checks and final values reuse it instead of
+// making another pass over the costs.
+template <typename T>
+class Sinkhorn {
+ public:
+  Sinkhorn(const Problem<T>& problem, const SolverOptions& options)
+      : p_(problem), o_(options), geometry_(*problem.geometry),
+        a_(problem.a.template cast<double>()), b_(problem.b.template cast<double>()),
+        log_a_(a_.array().log()), log_b_(b_.array().log()),
+        mass_a_(a_.sum()), mass_b_(b_.sum()),
+        threshold_(effective_tolerance<T>(options) * std::max(mass_a_, mass_b_)) {
+    f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
+    g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
+  }
+
+  Result run() {
+    const auto start = std::chrono::steady_clock::now();
+    auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    Result result;
+    const std::vector<double> stages = epsilon_stages();
+    result.stages = int(stages.size());
+    result.status = Status::MaxIterationsReached;
+    int iterations = 0;
+    for (std::size_t stage = 0; stage < stages.size(); ++stage) {
+      set_epsilon(stages[stage]);
+      const bool target = stage + 1 == stages.size();
+      for (int in_stage = 1;; ++in_stage) {
+        if (iterations == o_.max_iterations) {
+          result.message = "reached max_iterations = " + std::to_string(o_.max_iterations) +
+                           " before the marginal error fell to " + str(threshold_) +
+                           "; raise max_iterations or the tolerance, or enable epsilon scaling";
+          return finish(result, iterations, elapsed);
+        }
+        ++iterations;
+        if (!update_f() || !update_g()) {
+          result.status = Status::NumericalFailure;
+          result.message = "an update at iteration " + std::to_string(iterations) + " (epsilon " +
+                           str(eps_) + ") produced a non-finite potential; the last finite " +
+                           "potentials are returned";
+          return finish(result, iterations, elapsed);
+        }
+        if (!target) {
+          if (in_stage == o_.epsilon_scaling.iterations_per_stage) break;
+          continue;
+        }
+        // Check when due, at the last allowed iteration, or when both marginals are at hand.
+        const bool free = (tau_a_ == 0 || row_current_) && (tau_b_ == 0 || col_current_);
+        if (iterations % o_.check_every != 0 && iterations != o_.max_iterations && !free) continue;
+        const double error = marginal_error();
+        result.history.push_back({iterations, eps_, error});
+        if (error <= threshold_) {
+          result.status = Status::Converged;
+          result.message = "converged in " + std::to_string(iterations) + " iterations: marginal error " +
+                           str(error) + " <= " + str(threshold_);
+          return finish(result, iterations, elapsed);
+        }
+        if (o_.callback) {
+          const IterationInfo info{iterations, int(stage), int(stages.size()), eps_,
+                                   error,      threshold_, elapsed()};
+          const CallbackAction action = o_.callback(info);
+          if (action != CallbackAction::Continue) {
+            const bool stop = action == CallbackAction::Stop;
+            result.status = stop ? Status::StoppedByCallback : Status::AbortedByCallback;
+            result.message = std::string(stop ? "stopped" : "aborted") + " by the callback at iteration " +
+                             std::to_string(iterations) + " with marginal error " + str(error);
+            return finish(result, iterations, elapsed);
+          }
+        }
+      }
+    }
+    return result;  // not reached: the target stage only ends by returning
+  }
+
+ private:
+  // epsilon_0 * factor^k while above the target, then the target. One stage if scaling is off
+  // or a side is free (one update then solves the problem exactly).
+  std::vector<double> epsilon_stages() const {
+    std::vector<double> stages;
+    const EpsilonScaling& s = o_.epsilon_scaling;
+    if (s.enabled && p_.rho_a > 0 && p_.rho_b > 0) {
+      double e = s.initial_epsilon > 0 ? s.initial_epsilon : geometry_.cost_bounds(o_.threads).range();
+      for (; e > p_.epsilon; e *= s.factor) stages.push_back(e);
+    }
+    stages.push_back(p_.epsilon);
+    return stages;
+  }
+
+  void set_epsilon(double epsilon) {
+    eps_ = epsilon;
+    tau_a_ = damping(p_.rho_a, eps_);
+    tau_b_ = damping(p_.rho_b, eps_);
+    row_current_ = col_current_ = false;
+  }
+
+  // f_i <- -tau_a epsilon LSE_j [log b_j + (g_j - C_ij) / epsilon]; false if not finite.
+  bool update_f() {
+    if (tau_a_ == 0) return true;  // a free side keeps f = 0
+    ensure_row_lse();
+    if (!damped_update(row_lse_, tau_a_, f_)) return false;
+    col_current_ = false;
+    return true;
+  }
+
+  bool update_g() {
+    if (tau_b_ == 0) return true;
+    ensure_col_lse();
+    if (!damped_update(col_lse_, tau_b_, g_)) return false;
+    row_current_ = false;
+    return true;
+  }
+
+  // potential <- -tau epsilon lse; an entry whose LSE is empty (a zero-weight row or column
+  // with no admissible pair) gets 0. Leaves the potential untouched if any entry is not finite.
+  bool damped_update(const VectorXd& lse, double tau, VectorXd& potential) const {
+    const VectorXd next = (lse.array() == -kInf).select(0.0, -tau * eps_ * lse.array());
+    if (!next.allFinite()) return false;
+    potential = next;
+    return true;
+  }
+
+  void ensure_row_lse() {
+    if (row_current_) return;
+    geometry_.lse_rows(log_b_ + g_ / eps_, eps_, row_lse_, o_.threads);
+    row_current_ = true;
+  }
+
+  void ensure_col_lse() {
+    if (col_current_) return;
+    geometry_.lse_cols(log_a_ + f_ / eps_, eps_, col_lse_, o_.threads);
+    col_current_ = true;
+  }
+
+  // r = P 1 and c = P^T 1 of the current potentials.
+  VectorXd row_marginal() {
+    ensure_row_lse();
+    return detail::exp_or_zero(log_a_.array() + f_.array() / eps_ + row_lse_.array());
+  }
+  VectorXd col_marginal() {
+    ensure_col_lse();
+    return detail::exp_or_zero(log_b_.array() + g_.array() / eps_ + col_lse_.array());
+  }
+
+  // |r - a exp(-f / rho_a)|_1 + |c - b exp(-g / rho_b)|_1, free sides omitted.
+  double marginal_error() {
+    double error = 0;
+    if (tau_a_ > 0) error += (row_marginal() - target(a_, f_, p_.rho_a)).cwiseAbs().sum();
+    if (tau_b_ > 0) error += (col_marginal() - target(b_, g_, p_.rho_b)).cwiseAbs().sum();
+    return error;
+  }
+
+  static VectorXd target(const VectorXd& w, const VectorXd& potential, double rho) {
+    if (rho == kInf) return w;
+    return w.array() * (-potential.array() / rho).exp();
+  }
+
+  // rho KL(x | w) for a soft side, 0 for a hard or free one.
+  static double penalty(const VectorXd& x, const VectorXd& w, double rho) {
+    if (rho == kInf || rho == 0) return 0;
+    const Eigen::ArrayXd terms = (x.array() > 0).select(x.array() * (x.array() / w.array()).log(), 0.0);
+    return rho * (terms - x.array() + w.array()).sum();
+  }
+
+  // -sum_i w_i phi*(-potential_i): <w, f> hard, -rho sum w (exp(-f / rho) - 1) soft, 0 free.
+  static double conjugate_term(const VectorXd& w, const VectorXd& potential, double rho) {
+    if (rho == 0) return 0;
+    if (rho == kInf) return w.dot(potential);
+    return -rho * (w.array() * ((-potential.array() / rho).exp() - 1)).sum();
+  }
+
+  template <typename Elapsed>
+  Result finish(Result& result, int iterations, Elapsed elapsed) {
+    result.iterations = iterations;
+    if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
+    const VectorXd r = row_marginal(), c = col_marginal();
+    result.marginal_error = marginal_error();
+    result.mass = r.sum();
+    result.transport_cost =
+        geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_), p_.epsilon, o_.threads);
+    const double rf = r.dot(f_), cg = c.dot(g_);
+    const double mass_term = p_.epsilon * (result.mass - mass_a_ * mass_b_);
+    result.primal = rf + cg - mass_term + penalty(r, a_, p_.rho_a) + penalty(c, b_, p_.rho_b);
+    result.dual = conjugate_term(a_, f_, p_.rho_a) + conjugate_term(b_, g_, p_.rho_b) - mass_term;
+    result.gap = result.primal - result.dual;
+    // -sum P log P with log P_ij = log a_i + log b_j + (f_i + g_j - C_ij) / epsilon.
+    const double r_log_a = (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum();
+    const double c_log_b = (c.array() > 0).select(c.array() * log_b_.array(), 0.0).sum();
+    result.entropy = -(r_log_a + c_log_b + (rf + cg - result.transport_cost) / p_.epsilon);
+
+    const double values[] = {result.marginal_error, result.mass, result.transport_cost,
+                             result.primal, result.dual, result.entropy};
+    if (!std::all_of(std::begin(values), std::end(values), [](double v) { return std::isfinite(v); })) {
+      result.status = Status::NumericalFailure;
+      result.message += "; the final values are not finite (overflow in the plan)";
+    }
+    result.f = f_;
+    result.g = g_;
+    result.row_marginal = r;
+    result.col_marginal = c;
+    result.geometry = geometry_.describe();
+    result.regime = p_.regime();
+    result.precision = std::is_same_v<T, float> ? "float" : "double";
+    result.n = p_.n();
+    result.m = p_.m();
+    result.epsilon = p_.epsilon;
+    result.rho_a = p_.rho_a;
+    result.rho_b = p_.rho_b;
+    result.tolerance = effective_tolerance<T>(o_);
+    result.solve_time_seconds = elapsed();
+    return result;
+  }
+
+  const Problem<T>& p_;
+  const SolverOptions& o_;
+  const Geometry<T>& geometry_;
+  const VectorXd a_, b_, log_a_, log_b_;
+  const double mass_a_, mass_b_, threshold_;
+  VectorXd f_, g_;
+  double eps_ = 0, tau_a_ = 1, tau_b_ = 1;
+  // row_lse_ is valid for the current g when row_current_, col_lse_ for the current f.
+  VectorXd row_lse_, col_lse_;
+  bool row_current_ = false, col_current_ = false;
+};
+
+}  // namespace
+
+template <typename T>
+Result solve(const Problem<T>& problem, const SolverOptions& options) {
+  validate(problem, options);
+  return Sinkhorn<T>(problem, options).run();
+}
+
+template void validate(const Problem<float>&, const SolverOptions&);
+template void validate(const Problem<double>&, const SolverOptions&);
+template Result solve(const Problem<float>&, const SolverOptions&);
+template Result solve(const Problem<double>&, const SolverOptions&);
+template double effective_tolerance<float>(const SolverOptions&);
+template double effective_tolerance<double>(const SolverOptions&);
+
+}  // namespace eot

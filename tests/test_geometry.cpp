@@ -1,0 +1,129 @@
+// Geometries: point-cloud costs, the log-sum-exp kernels and the plan kernels against naive
+// loops, on sizes that span several tiles.
+#include <doctest/doctest.h>
+
+#include "helpers.hpp"
+
+using namespace test;
+
+namespace {
+
+// LSE_j (h_j - C_ij / epsilon) by the textbook two-pass formula.
+VectorXd naive_lse_rows(const MatrixD& c, const VectorXd& h, double epsilon) {
+  VectorXd out(c.rows());
+  for (Index i = 0; i < c.rows(); ++i) {
+    double top = -eot::kInf;
+    for (Index j = 0; j < c.cols(); ++j) top = std::max(top, h[j] - c(i, j) / epsilon);
+    double sum = 0;
+    for (Index j = 0; j < c.cols(); ++j) {
+      if (top > -eot::kInf) sum += std::exp(h[j] - c(i, j) / epsilon - top);
+    }
+    out[i] = top == -eot::kInf ? -eot::kInf : top + std::log(sum);
+  }
+  return out;
+}
+
+MatrixD dense_costs(const eot::Geometry<double>& g) {
+  MatrixD scratch;
+  return g.tile(0, 0, g.rows(), g.cols(), scratch);
+}
+
+}  // namespace
+
+TEST_CASE("point-cloud costs match the pairwise formulas") {
+  const MatrixD x = uniform_matrix(70, 3, 1, -1, 1), y = uniform_matrix(300, 3, 2, -1, 1);
+  for (eot::Metric metric : {eot::Metric::SqEuclidean, eot::Metric::Euclidean, eot::Metric::NegDot}) {
+    CAPTURE(eot::to_string(metric));
+    const MatrixD c = dense_costs(eot::PointCloud<double>(x, y, metric));
+    double worst = 0;
+    for (Index i = 0; i < x.rows(); ++i) {
+      for (Index j = 0; j < y.rows(); ++j) {
+        const double d2 = (x.row(i) - y.row(j)).squaredNorm();
+        const double expected = metric == eot::Metric::SqEuclidean ? d2
+                                : metric == eot::Metric::Euclidean ? std::sqrt(d2)
+                                                                   : -x.row(i).dot(y.row(j));
+        worst = std::max(worst, std::abs(c(i, j) - expected));
+      }
+    }
+    CHECK(worst < 1e-14);
+  }
+  CHECK(eot::metric_from_string("negdot") == eot::Metric::NegDot);
+  CHECK(contains(message_of<eot::InvalidArgument>([] { eot::metric_from_string("cosine"); }),
+                 "unknown metric 'cosine'"));
+}
+
+TEST_CASE("log-sum-exp kernels match the two-pass formula, with forbidden pairs and zero weights") {
+  MatrixD c = uniform_matrix(150, 530, 3, -2, 5);  // 3 x 3 tiles, ragged at the edges
+  c(4, 7) = c(100, 7) = eot::kInf;
+  c.row(17).setConstant(eot::kInf);  // an empty row
+  c.col(301).setConstant(eot::kInf); // an empty column
+  VectorXd h_cols = uniform_matrix(530, 1, 4, -3, 3), h_rows = uniform_matrix(150, 1, 5, -3, 3);
+  h_cols[9] = -eot::kInf;  // log of a zero weight
+  h_rows[3] = -eot::kInf;
+  const eot::CostMatrix<double> geometry(c);
+  CHECK(geometry.may_forbid());
+  for (double epsilon : {1e-3, 0.1, 10.0}) {
+    CAPTURE(epsilon);
+    VectorXd rows, cols;
+    geometry.lse_rows(h_cols, epsilon, rows, 2);
+    geometry.lse_cols(h_rows, epsilon, cols, 2);
+    VectorXd expected_rows = naive_lse_rows(c, h_cols, epsilon);
+    VectorXd expected_cols = naive_lse_rows(c.transpose(), h_rows, epsilon);
+    CHECK(rows[17] == -eot::kInf);
+    CHECK(cols[301] == -eot::kInf);
+    rows[17] = expected_rows[17] = cols[301] = expected_cols[301] = 0;
+    CHECK(((rows - expected_rows).array().abs() / expected_rows.array().abs().max(1)).maxCoeff() < 1e-14);
+    CHECK(((cols - expected_cols).array().abs() / expected_cols.array().abs().max(1)).maxCoeff() < 1e-14);
+  }
+}
+
+TEST_CASE("plan kernels agree with the materialized plan") {
+  const eot::PointCloud<double> geometry(uniform_matrix(90, 2, 6), uniform_matrix(270, 2, 7));
+  const MatrixD c = dense_costs(geometry);
+  const VectorXd alpha = uniform_matrix(90, 1, 8, -1, 1), beta = uniform_matrix(270, 1, 9, -1, 1);
+  const double epsilon = 0.05;
+  const MatrixD plan = geometry.plan(alpha, beta, epsilon, 2);
+  CHECK(plan(5, 11) == doctest::Approx(std::exp(alpha[5] + beta[11] - c(5, 11) / epsilon)).epsilon(1e-14));
+  const Eigen::MatrixXd v = uniform_matrix(270, 3, 10), w = uniform_matrix(90, 4, 11);
+  CHECK(max_abs_diff(geometry.apply_plan(alpha, beta, epsilon, v, 2), plan * v) < 1e-12);
+  CHECK(max_abs_diff(geometry.apply_plan_transpose(alpha, beta, epsilon, w, 2), plan.transpose() * w) < 1e-12);
+  CHECK(geometry.transport_cost(alpha, beta, epsilon, 2) ==
+        doctest::Approx(plan.cwiseProduct(c).sum()).epsilon(1e-13));
+  const eot::CostBounds bounds = geometry.cost_bounds(2);
+  CHECK(bounds.min == c.minCoeff());
+  CHECK(bounds.max == c.maxCoeff());
+}
+
+TEST_CASE("forbidden pairs and zero weights carry exactly no mass") {
+  // Large enough for the vectorized exp, which on its own never returns 0.
+  MatrixD c = uniform_matrix(40, 70, 12);
+  for (Index k = 0; k < 70; k += 3) c(k % 40, k) = eot::kInf;
+  const eot::CostMatrix<double> geometry(c);
+  VectorXd alpha = VectorXd::Zero(40), beta = VectorXd::Zero(70);
+  alpha[7] = -eot::kInf;  // log of a zero weight
+  const MatrixD plan = geometry.plan(alpha, beta, 1.0, 1);
+  for (Index k = 0; k < 70; k += 3) CHECK(plan(k % 40, k) == 0);
+  CHECK(plan.row(7).isZero(0));
+  CHECK(geometry.apply_plan(alpha, beta, 1.0, Eigen::MatrixXd::Ones(70, 1), 1)(7, 0) == 0);
+  CHECK(std::isfinite(geometry.transport_cost(alpha, beta, 1.0, 1)));
+  CHECK(geometry.cost_bounds(1).max < eot::kInf);
+}
+
+TEST_CASE("bad geometries are refused with the entry named") {
+  MatrixD c = uniform_matrix(3, 4, 13);
+  c(2, 1) = std::nan("");
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::CostMatrix<double> g(c); }),
+                 "cost(2, 1) is nan: costs must be finite, or +inf for a forbidden pair"));
+  c(2, 1) = -eot::kInf;
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::CostMatrix<double> g(c); }), "cost(2, 1) is -inf"));
+  CHECK(contains(message_of<eot::InvalidArgument>([] { eot::CostMatrix<double> g(MatrixD(0, 3)); }),
+                 "cost: the matrix is empty (0 x 3)"));
+  MatrixD x = uniform_matrix(4, 2, 14), y = uniform_matrix(5, 3, 15);
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::PointCloud<double> g(x, y); }),
+                 "x has 2 columns and y has 3"));
+  x(3, 1) = eot::kInf;
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::PointCloud<double> g(x, x); }),
+                 "x(3, 1) is inf: coordinates must be finite"));
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::PointCloud<double> g(MatrixD(0, 2), y); }),
+                 "x: the point cloud is empty"));
+}

@@ -1,0 +1,122 @@
+// Every rule solve() checks before the first iteration, by its message.
+#include <doctest/doctest.h>
+
+#include "helpers.hpp"
+
+using namespace test;
+
+namespace {
+
+std::string rejection(const eot::Problem<double>& p, const eot::SolverOptions& o = {}) {
+  return message_of<eot::InvalidArgument>([&] { eot::solve(p, o); });
+}
+
+}  // namespace
+
+TEST_CASE("bad problems are refused with the field, the value and the rule") {
+  eot::Problem<double> p = dense_problem(uniform_matrix(5, 4, 1), 0.1);
+  const eot::Problem<double> good = p;
+  CHECK(rejection(good).empty());
+
+  SUBCASE("sizes") {
+    p.a = VectorXd::Constant(4, 0.25);
+    CHECK(rejection(p) == "a has 4 entries but the cost has 5 rows");
+    p = good;
+    p.b = VectorXd::Constant(5, 0.2);
+    CHECK(rejection(p) == "b has 5 entries but the cost has 4 columns");
+  }
+  SUBCASE("weights") {
+    p.b[2] = -0.1;
+    CHECK(rejection(p) == "b(2) is -0.1: weights must be finite and >= 0");
+    p.b[2] = std::nan("");
+    CHECK(rejection(p) == "b(2) is nan: weights must be finite and >= 0");
+    p = good;
+    p.a.setZero();
+    CHECK(rejection(p) == "a: the total mass is 0; at least one weight must be positive");
+  }
+  SUBCASE("zero weights are allowed") {
+    p.a[1] = 0;
+    p.a *= 1 / p.a.sum();
+    CHECK(eot::solve(p).converged());
+  }
+  SUBCASE("epsilon") {
+    for (double e : {0.0, -1.0, eot::kInf, std::nan("")}) {
+      p.epsilon = e;
+      CHECK(contains(rejection(p), ": it must be positive and finite"));
+    }
+    p.epsilon = -1;
+    CHECK(rejection(p) == "epsilon is -1: it must be positive and finite");
+  }
+  SUBCASE("rho") {
+    p.rho_a = -2;
+    CHECK(rejection(p) == "rho_a is -2: it must be in [0, inf] (inf = hard, 0 = free)");
+    p.rho_a = eot::kInf;
+    p.rho_b = std::nan("");
+    CHECK(rejection(p) == "rho_b is nan: it must be in [0, inf] (inf = hard, 0 = free)");
+  }
+  SUBCASE("balanced masses must match, never rescaled") {
+    p.b *= 2;
+    CHECK(rejection(p) ==
+          "balanced problem needs equal masses: sum(a) = 1, sum(b) = 2 (normalize them, or relax "
+          "a side with rho_a/rho_b)");
+    p.rho_b = 1.0;
+    CHECK(rejection(p).empty());
+  }
+  SUBCASE("a constrained row or column needs an admissible pair") {
+    MatrixD c = uniform_matrix(5, 4, 2);
+    c.row(3).setConstant(eot::kInf);
+    eot::Problem<double> q = dense_problem(c, 0.1);
+    CHECK(rejection(q) ==
+          "row 3 has weight a(3) = 0.2 but no admissible column: every pair is forbidden (+inf "
+          "cost) or meets a zero weight; allow a pair, give it zero weight, or free the side (rho = 0)");
+    q.a[3] = 0;
+    q.b *= 0.8;
+    CHECK(rejection(q).empty());
+    CHECK(eot::solve(q).converged());
+
+    c = uniform_matrix(5, 4, 2);
+    c(0, 1) = eot::kInf;  // column 1 only reaches row 0, which has no weight
+    q = dense_problem(c, 0.1);
+    q.a[0] = 0;
+    q.a *= 1 / q.a.sum();
+    q.b = VectorXd::Constant(4, 0.25);
+    c.col(1).setConstant(eot::kInf);
+    c(0, 1) = 1;
+    q = dense_problem(c, 0.1);
+    q.a[0] = 0;
+    q.a *= 1 / q.a.sum();
+    CHECK(contains(rejection(q), "column 1 has weight b(1) = 0.25 but no admissible row"));
+    q.rho_b = 0;  // a free side needs nothing
+    CHECK(rejection(q).empty());
+  }
+}
+
+TEST_CASE("bad options are refused by name") {
+  const eot::Problem<double> p = dense_problem(uniform_matrix(3, 3, 3), 0.1);
+  eot::SolverOptions o;
+  o.max_iterations = 0;
+  CHECK(rejection(p, o) == "max_iterations is 0: it must be >= 1");
+  o = {};
+  o.tolerance = -1;
+  CHECK(contains(rejection(p, o), "tolerance is -1: it must be finite and >= 0"));
+  o = {};
+  o.check_every = 0;
+  CHECK(rejection(p, o) == "check_every is 0: it must be >= 1");
+  o = {};
+  o.epsilon_scaling.factor = 1;
+  CHECK(rejection(p, o) == "epsilon_scaling.factor is 1: it must be in (0, 1)");
+  o = {};
+  o.epsilon_scaling.initial_epsilon = -1;
+  CHECK(contains(rejection(p, o), "epsilon_scaling.initial_epsilon is -1"));
+  o = {};
+  o.epsilon_scaling.iterations_per_stage = 0;
+  CHECK(contains(rejection(p, o), "epsilon_scaling.iterations_per_stage is 0"));
+  o = {};
+  o.initial_f = VectorXd::Zero(2);
+  CHECK(rejection(p, o) == "initial_f has 2 entries; expected 3 (or none for a cold start)");
+  o = {};
+  o.initial_g = VectorXd::Constant(3, eot::kInf);
+  CHECK(rejection(p, o) == "initial_g(0) is inf: it must be finite");
+  CHECK(contains(message_of<eot::InvalidArgument>([] { eot::Problem<double> q(nullptr, 1.0); }),
+                 "geometry: is null"));
+}
