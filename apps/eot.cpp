@@ -2,11 +2,12 @@
 // solve ended to an exit code. No algorithm lives here.
 //
 // Exit codes: 0 converged; 2 bad input; 3 finished without converging; 1 internal error.
+#include "eot/eot.hpp"
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
 
-#include "eot/eot.hpp"
 #include "eot/io.hpp"
 
 namespace {
@@ -36,23 +37,29 @@ int run_solve(const SolveArgs& args) {
 
 int main(int argc, char** argv) {
   CLI::App app{"eot: entropic optimal transport (log-domain Sinkhorn)"};
-  app.footer("Exit codes: 0 converged, 2 bad input, 3 finished without converging, 1 internal error.");
+  app.footer(
+      "Exit codes: 0 converged, 2 bad input, 3 finished without converging, 1 internal error.");
   app.set_version_flag("--version", std::string("eot ") + eot::kVersion);
   app.require_subcommand(1);
 
   SolveArgs args;
-  CLI::App* solve = app.add_subcommand("solve", "Solve an entropic OT problem given by a cost matrix");
-  solve->add_option("--cost", args.cost, "cost matrix file (n x m; +inf = forbidden pair)")->required();
+  CLI::App* solve =
+      app.add_subcommand("solve", "Solve an entropic OT problem given by a cost matrix");
+  solve->add_option("--cost", args.cost, "cost matrix file (n x m; +inf = forbidden pair)")
+      ->required();
   solve->add_option("--a", args.a, "row weights file (n; default uniform, mass 1)");
   solve->add_option("--b", args.b, "column weights file (m; default uniform, mass 1)");
   solve->add_option("--epsilon,--reg", args.epsilon, "entropic regularization, > 0")->required();
   solve->add_option("--rho-a", args.rho_a, "row marginal penalty: inf hard (default), 0 free");
   solve->add_option("--rho-b", args.rho_b, "column marginal penalty: inf hard (default), 0 free");
   solve->add_option("--tolerance", args.options.tolerance, "marginal error relative to mass");
-  solve->add_option("--max-iterations", args.options.max_iterations, "iteration budget")->capture_default_str();
-  solve->add_option("--check-every", args.options.check_every, "iterations between checks")->capture_default_str();
+  solve->add_option("--max-iterations", args.options.max_iterations, "iteration budget")
+      ->capture_default_str();
+  solve->add_option("--check-every", args.options.check_every, "iterations between checks")
+      ->capture_default_str();
   solve->add_option("--threads", args.options.threads, "OpenMP threads (0 = default)");
-  solve->add_flag("--epsilon-scaling", args.options.epsilon_scaling.enabled, "anneal epsilon from the cost range");
+  solve->add_flag("--epsilon-scaling", args.options.epsilon_scaling.enabled,
+                  "anneal epsilon from the cost range");
 
   try {
     app.parse(argc, argv);

@@ -34,7 +34,8 @@ void absorb(double& max, double& sum, double top, ShiftedSum&& shifted_sum) {
 
 VectorXd finish_lse(const VectorXd& max, const VectorXd& sum) {
   VectorXd out(max.size());
-  for (Index k = 0; k < max.size(); ++k) out[k] = max[k] == -kInf ? -kInf : max[k] + std::log(sum[k]);
+  for (Index k = 0; k < max.size(); ++k)
+    out[k] = max[k] == -kInf ? -kInf : max[k] + std::log(sum[k]);
   return out;
 }
 
@@ -59,9 +60,8 @@ void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int
     for (Index r = 0; r < c.rows(); ++r) {
       const Eigen::Array<T, 1, Dynamic> z =
           h_t.segment(j0, c.cols()).transpose().array() - inv_eps * c.row(r).array();
-      absorb(max[i0 + r], sum[i0 + r], double(z.maxCoeff()), [&](double shift) {
-        return exp_or_zero(z - T(shift)).template cast<double>().sum();
-      });
+      absorb(max[i0 + r], sum[i0 + r], double(z.maxCoeff()),
+             [&](double shift) { return exp_or_zero(z - T(shift)).template cast<double>().sum(); });
     }
   });
   out = finish_lse(max, sum);
@@ -99,13 +99,13 @@ double Geometry<T>::transport_cost(const VectorXd& alpha, const VectorXd& beta, 
 }
 
 template <typename T>
-Eigen::MatrixXd Geometry<T>::apply_plan(const VectorXd& alpha, const VectorXd& beta,
-                                        double epsilon,
+Eigen::MatrixXd Geometry<T>::apply_plan(const VectorXd& alpha, const VectorXd& beta, double epsilon,
                                         const Eigen::Ref<const Eigen::MatrixXd>& v,
                                         int threads) const {
   Eigen::MatrixXd out = Eigen::MatrixXd::Zero(rows(), v.cols());
   for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
-    const Eigen::MatrixXd p = exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).matrix();
+    const Eigen::MatrixXd p =
+        exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).matrix();
     out.middleRows(i0, c.rows()).noalias() += p * v.middleRows(j0, c.cols());
   });
   return out;
@@ -118,7 +118,8 @@ Eigen::MatrixXd Geometry<T>::apply_plan_transpose(const VectorXd& alpha, const V
                                                   int threads) const {
   Eigen::MatrixXd out = Eigen::MatrixXd::Zero(cols(), w.cols());
   for_each_tile(*this, Along::Cols, threads, [&](Index i0, Index j0, const Tile& c) {
-    const Eigen::MatrixXd p = exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).matrix();
+    const Eigen::MatrixXd p =
+        exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).matrix();
     out.middleRows(j0, c.cols()).noalias() += p.transpose() * w.middleRows(i0, c.rows());
   });
   return out;
@@ -141,9 +142,11 @@ CostBounds Geometry<T>::cost_bounds(int threads) const {
   for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index, const Tile& c) {
     const Eigen::ArrayXXd cd = c.template cast<double>().array();
     lo.segment(i0, c.rows()) =
-        lo.segment(i0, c.rows()).cwiseMin((cd < kInf).select(cd, kInf).rowwise().minCoeff().matrix());
+        lo.segment(i0, c.rows())
+            .cwiseMin((cd < kInf).select(cd, kInf).rowwise().minCoeff().matrix());
     hi.segment(i0, c.rows()) =
-        hi.segment(i0, c.rows()).cwiseMax((cd < kInf).select(cd, -kInf).rowwise().maxCoeff().matrix());
+        hi.segment(i0, c.rows())
+            .cwiseMax((cd < kInf).select(cd, -kInf).rowwise().maxCoeff().matrix());
   });
   CostBounds bounds{lo.minCoeff(), hi.maxCoeff()};
   if (bounds.max == -kInf) bounds = {0, 0};  // every pair forbidden
@@ -190,9 +193,12 @@ typename Geometry<T>::Tile CostMatrix<T>::tile(Index i0, Index j0, Index ni, Ind
 
 const char* to_string(Metric metric) {
   switch (metric) {
-    case Metric::SqEuclidean: return "sqeuclidean";
-    case Metric::Euclidean: return "euclidean";
-    case Metric::NegDot: return "negdot";
+    case Metric::SqEuclidean:
+      return "sqeuclidean";
+    case Metric::Euclidean:
+      return "euclidean";
+    case Metric::NegDot:
+      return "negdot";
   }
   return "unknown";
 }

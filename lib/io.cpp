@@ -116,12 +116,13 @@ void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>
       ok = std::fprintf(out, j + 1 < matrix.cols() ? "%.17g," : "%.17g\n", matrix(i, j)) > 0;
     }
   }
-  const int saved = errno;
-  ok = (out ? std::fclose(out) == 0 : (close(fd), false)) && ok;
-  if (!ok || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(ok ? errno : saved);
+  int error = ok ? 0 : errno;
+  const bool closed = out != nullptr ? std::fclose(out) == 0 : close(fd) == 0;
+  if (!closed && error == 0) error = errno;
+  if (error == 0 && std::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
     std::remove(temporary.c_str());
-    fail(path, "cannot write: " + reason);
+    fail(path, std::string("cannot write: ") + std::strerror(error));
   }
 }
 

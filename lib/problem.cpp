@@ -4,7 +4,9 @@
 
 namespace eot {
 
-double damping(double rho, double epsilon) { return rho == kInf ? 1.0 : rho / (rho + epsilon); }
+double damping(double rho, double epsilon) {
+  return rho == kInf ? 1.0 : rho / (rho + epsilon);
+}
 
 std::string regime_name(double rho_a, double rho_b) {
   auto kind = [](double rho) { return rho == kInf ? 'h' : rho == 0 ? 'f' : 's'; };
@@ -52,16 +54,14 @@ Eigen::MatrixXd Problem<T>::apply_plan(const Eigen::VectorXd& f, const Eigen::Ve
 }
 
 template <typename T>
-Eigen::MatrixXd Problem<T>::apply_plan_transpose(const Eigen::VectorXd& f,
-                                                 const Eigen::VectorXd& g,
+Eigen::MatrixXd Problem<T>::apply_plan_transpose(const Eigen::VectorXd& f, const Eigen::VectorXd& g,
                                                  const Eigen::Ref<const Eigen::MatrixXd>& w,
                                                  int threads) const {
   if (w.rows() != n()) {
     throw InvalidArgument("apply_plan_transpose: W has " + std::to_string(w.rows()) +
                           " rows but the plan has " + std::to_string(n()) + " rows");
   }
-  return geometry->apply_plan_transpose(log_row_factor(f), log_col_factor(g), epsilon, w,
-                                        threads);
+  return geometry->apply_plan_transpose(log_row_factor(f), log_col_factor(g), epsilon, w, threads);
 }
 
 template struct Problem<float>;

@@ -13,7 +13,9 @@ std::string format(const char* spec, double value) {
   return buffer;
 }
 
-std::string rho(double value) { return value == kInf ? "inf" : format("%.6g", value); }
+std::string rho(double value) {
+  return value == kInf ? "inf" : format("%.6g", value);
+}
 
 }  // namespace
 
@@ -27,7 +29,8 @@ std::string Result::brief_report() const {
 std::string Result::full_report() const {
   std::string out;
   auto line = [&](const char* name, const std::string& value) {
-    out += "  " + std::string(name) + std::string(16 - std::string(name).size(), ' ') + value + "\n";
+    out +=
+        "  " + std::string(name) + std::string(16 - std::string(name).size(), ' ') + value + "\n";
   };
   out += "eot: entropic optimal transport, log-domain Sinkhorn\n";
   line("problem", regime + ", " + geometry + ", " + precision);
@@ -35,8 +38,8 @@ std::string Result::full_report() const {
   line("status", std::string(to_string(status)) + " (" + message + ")");
   line("iterations", std::to_string(iterations) +
                          (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : ""));
-  line("marginal error", format("%.3e", marginal_error) + "   (tolerance " +
-                             format("%.1e", tolerance) + " x mass)");
+  line("marginal error",
+       format("%.3e", marginal_error) + "   (tolerance " + format("%.1e", tolerance) + " x mass)");
   line("transport cost", format("%.15g", transport_cost) + "   <P, C>");
   line("primal", format("%.15g", primal));
   line("dual", format("%.15g", dual));

@@ -14,11 +14,16 @@ using Eigen::VectorXd;
 
 const char* to_string(Status status) {
   switch (status) {
-    case Status::Converged: return "converged";
-    case Status::MaxIterationsReached: return "max_iterations";
-    case Status::NumericalFailure: return "numerical_failure";
-    case Status::StoppedByCallback: return "stopped";
-    case Status::AbortedByCallback: return "aborted";
+    case Status::Converged:
+      return "converged";
+    case Status::MaxIterationsReached:
+      return "max_iterations";
+    case Status::NumericalFailure:
+      return "numerical_failure";
+    case Status::StoppedByCallback:
+      return "stopped";
+    case Status::AbortedByCallback:
+      return "aborted";
   }
   return "unknown";
 }
@@ -37,7 +42,9 @@ std::string str(double value) {
   return out.str();
 }
 
-[[noreturn]] void reject(const std::string& message) { throw InvalidArgument(message); }
+[[noreturn]] void reject(const std::string& message) {
+  throw InvalidArgument(message);
+}
 
 // Weights: right size, finite, non-negative, positive total.
 template <typename T>
@@ -59,7 +66,8 @@ void check_weights(const char* name, const Vector<T>& w, Index size, const char*
 
 void check_rho(const char* name, double rho) {
   if (std::isnan(rho) || rho < 0) {
-    reject(std::string(name) + " is " + str(rho) + ": it must be in [0, inf] (inf = hard, 0 = free)");
+    reject(std::string(name) + " is " + str(rho) +
+           ": it must be in [0, inf] (inf = hard, 0 = free)");
   }
 }
 
@@ -69,17 +77,19 @@ template <typename T>
 void check_admissible(const Problem<T>& problem, int threads) {
   if (!problem.geometry->may_forbid()) return;  // every cost finite; masses are positive
   struct Side {
+    bool rows;
     const char *name, *weight, *other;
     const Vector<T>& w;
     double rho;
   };
   VectorXd lse;
-  for (const Side& side : {Side{"row", "a", "column", problem.a, problem.rho_a},
-                           Side{"column", "b", "row", problem.b, problem.rho_b}}) {
+  for (const Side& side : {Side{true, "row", "a", "column", problem.a, problem.rho_a},
+                           Side{false, "column", "b", "row", problem.b, problem.rho_b}}) {
     if (side.rho == 0) continue;
-    const bool rows = &side.w == &problem.a;
-    const VectorXd log_other = (rows ? problem.b : problem.a).template cast<double>().array().log();
-    if (rows)
+    // LSE over the other side of log(weight) - C: -inf exactly when nothing is admissible.
+    const Vector<T>& other = side.rows ? problem.b : problem.a;
+    const VectorXd log_other = other.template cast<double>().array().log();
+    if (side.rows)
       problem.geometry->lse_rows(log_other, 1.0, lse, threads);
     else
       problem.geometry->lse_cols(log_other, 1.0, lse, threads);
@@ -95,11 +105,14 @@ void check_admissible(const Problem<T>& problem, int threads) {
 }
 
 void check_options(const SolverOptions& o, Index n, Index m) {
-  if (o.max_iterations < 1) reject("max_iterations is " + std::to_string(o.max_iterations) + ": it must be >= 1");
+  if (o.max_iterations < 1)
+    reject("max_iterations is " + std::to_string(o.max_iterations) + ": it must be >= 1");
   if (!std::isfinite(o.tolerance) || o.tolerance < 0) {
-    reject("tolerance is " + str(o.tolerance) + ": it must be finite and >= 0 (0 = the precision's default)");
+    reject("tolerance is " + str(o.tolerance) +
+           ": it must be finite and >= 0 (0 = the precision's default)");
   }
-  if (o.check_every < 1) reject("check_every is " + std::to_string(o.check_every) + ": it must be >= 1");
+  if (o.check_every < 1)
+    reject("check_every is " + std::to_string(o.check_every) + ": it must be >= 1");
   const EpsilonScaling& s = o.epsilon_scaling;
   if (!(s.factor > 0 && s.factor < 1)) {
     reject("epsilon_scaling.factor is " + str(s.factor) + ": it must be in (0, 1)");
@@ -112,14 +125,16 @@ void check_options(const SolverOptions& o, Index n, Index m) {
     reject("epsilon_scaling.iterations_per_stage is " + std::to_string(s.iterations_per_stage) +
            ": it must be >= 1");
   }
-  for (const auto& [name, v, size] : {std::tuple{"initial_f", &o.initial_f, n},
-                                      std::tuple{"initial_g", &o.initial_g, m}}) {
+  for (const auto& [name, v, size] :
+       {std::tuple{"initial_f", &o.initial_f, n}, std::tuple{"initial_g", &o.initial_g, m}}) {
     if (v->size() != 0 && v->size() != size) {
       reject(std::string(name) + " has " + std::to_string(v->size()) + " entries; expected " +
              std::to_string(size) + " (or none for a cold start)");
     }
     for (Index i = 0; i < v->size(); ++i) {
-      if (!std::isfinite((*v)[i])) reject(std::string(name) + "(" + std::to_string(i) + ") is " + str((*v)[i]) + ": it must be finite");
+      if (!std::isfinite((*v)[i]))
+        reject(std::string(name) + "(" + std::to_string(i) + ") is " + str((*v)[i]) +
+               ": it must be finite");
     }
   }
 }
@@ -141,8 +156,8 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
     const double mass_a = problem.a.template cast<double>().sum();
     const double mass_b = problem.b.template cast<double>().sum();
     if (std::abs(mass_a - mass_b) > effective_tolerance<T>(options) * std::max(mass_a, mass_b)) {
-      reject("balanced problem needs equal masses: sum(a) = " + str(mass_a) + ", sum(b) = " +
-             str(mass_b) + " (normalize them, or relax a side with rho_a/rho_b)");
+      reject("balanced problem needs equal masses: sum(a) = " + str(mass_a) +
+             ", sum(b) = " + str(mass_b) + " (normalize them, or relax a side with rho_a/rho_b)");
     }
   }
   check_admissible(problem, options.threads);
@@ -158,10 +173,15 @@ template <typename T>
 class Sinkhorn {
  public:
   Sinkhorn(const Problem<T>& problem, const SolverOptions& options)
-      : p_(problem), o_(options), geometry_(*problem.geometry),
-        a_(problem.a.template cast<double>()), b_(problem.b.template cast<double>()),
-        log_a_(a_.array().log()), log_b_(b_.array().log()),
-        mass_a_(a_.sum()), mass_b_(b_.sum()),
+      : p_(problem),
+        o_(options),
+        geometry_(*problem.geometry),
+        a_(problem.a.template cast<double>()),
+        b_(problem.b.template cast<double>()),
+        log_a_(a_.array().log()),
+        log_b_(b_.array().log()),
+        mass_a_(a_.sum()),
+        mass_b_(b_.sum()),
         threshold_(effective_tolerance<T>(options) * std::max(mass_a_, mass_b_)) {
     f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
     g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
@@ -206,8 +226,8 @@ class Sinkhorn {
         result.history.push_back({iterations, eps_, error});
         if (error <= threshold_) {
           result.status = Status::Converged;
-          result.message = "converged in " + std::to_string(iterations) + " iterations: marginal error " +
-                           str(error) + " <= " + str(threshold_);
+          result.message = "converged in " + std::to_string(iterations) +
+                           " iterations: marginal error " + str(error) + " <= " + str(threshold_);
           return finish(result, iterations, elapsed);
         }
         if (o_.callback) {
@@ -217,8 +237,9 @@ class Sinkhorn {
           if (action != CallbackAction::Continue) {
             const bool stop = action == CallbackAction::Stop;
             result.status = stop ? Status::StoppedByCallback : Status::AbortedByCallback;
-            result.message = std::string(stop ? "stopped" : "aborted") + " by the callback at iteration " +
-                             std::to_string(iterations) + " with marginal error " + str(error);
+            result.message = std::string(stop ? "stopped" : "aborted") +
+                             " by the callback at iteration " + std::to_string(iterations) +
+                             " with marginal error " + str(error);
             return finish(result, iterations, elapsed);
           }
         }
@@ -234,7 +255,8 @@ class Sinkhorn {
     std::vector<double> stages;
     const EpsilonScaling& s = o_.epsilon_scaling;
     if (s.enabled && p_.rho_a > 0 && p_.rho_b > 0) {
-      double e = s.initial_epsilon > 0 ? s.initial_epsilon : geometry_.cost_bounds(o_.threads).range();
+      double e =
+          s.initial_epsilon > 0 ? s.initial_epsilon : geometry_.cost_bounds(o_.threads).range();
       for (; e > p_.epsilon; e *= s.factor) stages.push_back(e);
     }
     stages.push_back(p_.epsilon);
@@ -312,7 +334,8 @@ class Sinkhorn {
   // rho KL(x | w) for a soft side, 0 for a hard or free one.
   static double penalty(const VectorXd& x, const VectorXd& w, double rho) {
     if (rho == kInf || rho == 0) return 0;
-    const Eigen::ArrayXd terms = (x.array() > 0).select(x.array() * (x.array() / w.array()).log(), 0.0);
+    const Eigen::ArrayXd terms =
+        (x.array() > 0).select(x.array() * (x.array() / w.array()).log(), 0.0);
     return rho * (terms - x.array() + w.array()).sum();
   }
 
@@ -330,8 +353,8 @@ class Sinkhorn {
     const VectorXd r = row_marginal(), c = col_marginal();
     result.marginal_error = marginal_error();
     result.mass = r.sum();
-    result.transport_cost =
-        geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_), p_.epsilon, o_.threads);
+    result.transport_cost = geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
+                                                     p_.epsilon, o_.threads);
     const double rf = r.dot(f_), cg = c.dot(g_);
     const double mass_term = p_.epsilon * (result.mass - mass_a_ * mass_b_);
     result.primal = rf + cg - mass_term + penalty(r, a_, p_.rho_a) + penalty(c, b_, p_.rho_b);
@@ -343,8 +366,9 @@ class Sinkhorn {
     result.entropy = -(r_log_a + c_log_b + (rf + cg - result.transport_cost) / p_.epsilon);
 
     const double values[] = {result.marginal_error, result.mass, result.transport_cost,
-                             result.primal, result.dual, result.entropy};
-    if (!std::all_of(std::begin(values), std::end(values), [](double v) { return std::isfinite(v); })) {
+                             result.primal,         result.dual, result.entropy};
+    if (!std::all_of(std::begin(values), std::end(values),
+                     [](double v) { return std::isfinite(v); })) {
       result.status = Status::NumericalFailure;
       result.message += "; the final values are not finite (overflow in the plan)";
     }

@@ -14,11 +14,13 @@
 
 namespace test {
 
-using eot::Index;
 using Eigen::VectorXd;
+using eot::Index;
 using MatrixD = eot::Matrix<double>;
 
-inline std::string data_path(const std::string& relative) { return std::string(EOT_DATA_DIR) + "/" + relative; }
+inline std::string data_path(const std::string& relative) {
+  return std::string(EOT_DATA_DIR) + "/" + relative;
+}
 
 inline MatrixD uniform_matrix(Index rows, Index cols, unsigned seed, double lo = 0, double hi = 1) {
   std::mt19937 rng(seed);
@@ -93,6 +95,8 @@ double sorted_coupling_cost(VectorXd x, VectorXd a, VectorXd y, VectorXd b, Cost
   return total;
 }
 
-inline double max_abs_diff(const MatrixD& x, const MatrixD& y) { return (x - y).cwiseAbs().maxCoeff(); }
+inline double max_abs_diff(const MatrixD& x, const MatrixD& y) {
+  return (x - y).cwiseAbs().maxCoeff();
+}
 
 }  // namespace test

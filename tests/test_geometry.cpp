@@ -32,7 +32,8 @@ MatrixD dense_costs(const eot::Geometry<double>& g) {
 
 TEST_CASE("point-cloud costs match the pairwise formulas") {
   const MatrixD x = uniform_matrix(70, 3, 1, -1, 1), y = uniform_matrix(300, 3, 2, -1, 1);
-  for (eot::Metric metric : {eot::Metric::SqEuclidean, eot::Metric::Euclidean, eot::Metric::NegDot}) {
+  for (eot::Metric metric :
+       {eot::Metric::SqEuclidean, eot::Metric::Euclidean, eot::Metric::NegDot}) {
     CAPTURE(eot::to_string(metric));
     const MatrixD c = dense_costs(eot::PointCloud<double>(x, y, metric));
     double worst = 0;
@@ -55,8 +56,8 @@ TEST_CASE("point-cloud costs match the pairwise formulas") {
 TEST_CASE("log-sum-exp kernels match the two-pass formula, with forbidden pairs and zero weights") {
   MatrixD c = uniform_matrix(150, 530, 3, -2, 5);  // 3 x 3 tiles, ragged at the edges
   c(4, 7) = c(100, 7) = eot::kInf;
-  c.row(17).setConstant(eot::kInf);  // an empty row
-  c.col(301).setConstant(eot::kInf); // an empty column
+  c.row(17).setConstant(eot::kInf);   // an empty row
+  c.col(301).setConstant(eot::kInf);  // an empty column
   VectorXd h_cols = uniform_matrix(530, 1, 4, -3, 3), h_rows = uniform_matrix(150, 1, 5, -3, 3);
   h_cols[9] = -eot::kInf;  // log of a zero weight
   h_rows[3] = -eot::kInf;
@@ -72,8 +73,10 @@ TEST_CASE("log-sum-exp kernels match the two-pass formula, with forbidden pairs 
     CHECK(rows[17] == -eot::kInf);
     CHECK(cols[301] == -eot::kInf);
     rows[17] = expected_rows[17] = cols[301] = expected_cols[301] = 0;
-    CHECK(((rows - expected_rows).array().abs() / expected_rows.array().abs().max(1)).maxCoeff() < 1e-14);
-    CHECK(((cols - expected_cols).array().abs() / expected_cols.array().abs().max(1)).maxCoeff() < 1e-14);
+    CHECK(((rows - expected_rows).array().abs() / expected_rows.array().abs().max(1)).maxCoeff() <
+          1e-14);
+    CHECK(((cols - expected_cols).array().abs() / expected_cols.array().abs().max(1)).maxCoeff() <
+          1e-14);
   }
 }
 
@@ -83,10 +86,12 @@ TEST_CASE("plan kernels agree with the materialized plan") {
   const VectorXd alpha = uniform_matrix(90, 1, 8, -1, 1), beta = uniform_matrix(270, 1, 9, -1, 1);
   const double epsilon = 0.05;
   const MatrixD plan = geometry.plan(alpha, beta, epsilon, 2);
-  CHECK(plan(5, 11) == doctest::Approx(std::exp(alpha[5] + beta[11] - c(5, 11) / epsilon)).epsilon(1e-14));
+  CHECK(plan(5, 11) ==
+        doctest::Approx(std::exp(alpha[5] + beta[11] - c(5, 11) / epsilon)).epsilon(1e-14));
   const Eigen::MatrixXd v = uniform_matrix(270, 3, 10), w = uniform_matrix(90, 4, 11);
   CHECK(max_abs_diff(geometry.apply_plan(alpha, beta, epsilon, v, 2), plan * v) < 1e-12);
-  CHECK(max_abs_diff(geometry.apply_plan_transpose(alpha, beta, epsilon, w, 2), plan.transpose() * w) < 1e-12);
+  CHECK(max_abs_diff(geometry.apply_plan_transpose(alpha, beta, epsilon, w, 2),
+                     plan.transpose() * w) < 1e-12);
   CHECK(geometry.transport_cost(alpha, beta, epsilon, 2) ==
         doctest::Approx(plan.cwiseProduct(c).sum()).epsilon(1e-13));
   const eot::CostBounds bounds = geometry.cost_bounds(2);
@@ -115,7 +120,8 @@ TEST_CASE("bad geometries are refused with the entry named") {
   CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::CostMatrix<double> g(c); }),
                  "cost(2, 1) is nan: costs must be finite, or +inf for a forbidden pair"));
   c(2, 1) = -eot::kInf;
-  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::CostMatrix<double> g(c); }), "cost(2, 1) is -inf"));
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::CostMatrix<double> g(c); }),
+                 "cost(2, 1) is -inf"));
   CHECK(contains(message_of<eot::InvalidArgument>([] { eot::CostMatrix<double> g(MatrixD(0, 3)); }),
                  "cost: the matrix is empty (0 x 3)"));
   MatrixD x = uniform_matrix(4, 2, 14), y = uniform_matrix(5, 3, 15);
@@ -124,6 +130,7 @@ TEST_CASE("bad geometries are refused with the entry named") {
   x(3, 1) = eot::kInf;
   CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::PointCloud<double> g(x, x); }),
                  "x(3, 1) is inf: coordinates must be finite"));
-  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::PointCloud<double> g(MatrixD(0, 2), y); }),
-                 "x: the point cloud is empty"));
+  CHECK(contains(
+      message_of<eot::InvalidArgument>([&] { eot::PointCloud<double> g(MatrixD(0, 2), y); }),
+      "x: the point cloud is empty"));
 }

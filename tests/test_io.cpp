@@ -1,11 +1,10 @@
 // The text matrix reader and the atomic writer.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 
 #include "helpers.hpp"
 
@@ -15,7 +14,8 @@ namespace {
 
 struct TempDir {
   std::filesystem::path path;
-  TempDir() : path(std::filesystem::temp_directory_path() / ("eot-io-" + std::to_string(::getpid()))) {
+  TempDir()
+      : path(std::filesystem::temp_directory_path() / ("eot-io-" + std::to_string(::getpid()))) {
     std::filesystem::create_directories(path);
   }
   ~TempDir() { std::filesystem::remove_all(path); }
@@ -57,21 +57,29 @@ TEST_CASE("writing round-trips every double exactly, atomically") {
   CHECK(std::distance(std::filesystem::directory_iterator(tmp.path), {}) == 1);
   // A failed write (no such folder) creates nothing.
   const std::string bad = (tmp.path / "missing" / "out.csv").string();
-  CHECK(contains(message_of<eot::IoError>([&] { eot::io::write_matrix(bad, m); }), "missing/out.csv: cannot"));
+  CHECK(contains(message_of<eot::IoError>([&] { eot::io::write_matrix(bad, m); }),
+                 "missing/out.csv: cannot"));
   CHECK(!std::filesystem::exists(bad));
 }
 
 TEST_CASE("malformed text files are refused with the place named") {
   TempDir tmp;
   const std::string dir = tmp.path.string() + "/";
-  CHECK(read_error(tmp.write("a.csv", "1 2\n3 4\n5 abc\n")) == dir + "a.csv: line 3, column 2: expected a number, got 'abc'");
-  CHECK(read_error(tmp.write("b.csv", "1 2\n3\n")) == dir + "b.csv: line 2 has 1 values but line 1 has 2");
-  CHECK(read_error(tmp.write("c.csv", "")) == dir + "c.csv: no numbers (the file is empty or only has comments)");
-  CHECK(read_error(tmp.write("d.csv", "# only\n")) == dir + "d.csv: no numbers (the file is empty or only has comments)");
+  CHECK(read_error(tmp.write("a.csv", "1 2\n3 4\n5 abc\n")) ==
+        dir + "a.csv: line 3, column 2: expected a number, got 'abc'");
+  CHECK(read_error(tmp.write("b.csv", "1 2\n3\n")) ==
+        dir + "b.csv: line 2 has 1 values but line 1 has 2");
+  CHECK(read_error(tmp.write("c.csv", "")) ==
+        dir + "c.csv: no numbers (the file is empty or only has comments)");
+  CHECK(read_error(tmp.write("d.csv", "# only\n")) ==
+        dir + "d.csv: no numbers (the file is empty or only has comments)");
   CHECK(read_error(tmp.write("e.csv", "1,,2\n")) == dir + "e.csv: line 1, column 2: empty field");
-  CHECK(read_error(tmp.write("f.csv", "1,2,\n")) == dir + "f.csv: line 1, column 3: empty field after a trailing comma");
-  CHECK(read_error(tmp.write("g.csv", "1e999\n")) == dir + "g.csv: line 1, column 1: '1e999' overflows a double");
+  CHECK(read_error(tmp.write("f.csv", "1,2,\n")) ==
+        dir + "f.csv: line 1, column 3: empty field after a trailing comma");
+  CHECK(read_error(tmp.write("g.csv", "1e999\n")) ==
+        dir + "g.csv: line 1, column 1: '1e999' overflows a double");
   CHECK(contains(read_error(dir + "none.csv"), "none.csv: cannot open"));
-  CHECK(contains(message_of<eot::IoError>([&] { eot::io::read_vector(tmp.write("h.csv", "1 2\n3 4\n")); }),
-                 "expected a vector (one column or one row), got a 2 x 2 matrix"));
+  CHECK(contains(
+      message_of<eot::IoError>([&] { eot::io::read_vector(tmp.write("h.csv", "1 2\n3 4\n")); }),
+      "expected a vector (one column or one row), got a 2 x 2 matrix"));
 }

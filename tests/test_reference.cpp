@@ -6,7 +6,8 @@
 using namespace test;
 
 TEST_CASE("plans and costs match POT's reference solutions") {
-  for (const char* name : {"balanced_small", "balanced_medium", "unbalanced", "balanced_forbidden"}) {
+  for (const char* name :
+       {"balanced_small", "balanced_medium", "unbalanced", "balanced_forbidden"}) {
     CAPTURE(name);
     const std::string dir = data_path(std::string("pot/") + name + "/");
     const MatrixD cost = eot::io::read_matrix(dir + "cost.csv");

@@ -15,7 +15,8 @@ struct Direct {
 
 double kl(const VectorXd& x, const VectorXd& w) {
   double total = 0;
-  for (Index i = 0; i < x.size(); ++i) total += (x[i] > 0 ? x[i] * std::log(x[i] / w[i]) : 0) - x[i] + w[i];
+  for (Index i = 0; i < x.size(); ++i)
+    total += (x[i] > 0 ? x[i] * std::log(x[i] / w[i]) : 0) - x[i] + w[i];
   return total;
 }
 
@@ -194,7 +195,8 @@ TEST_CASE("invariants in every regime") {
 
     // Adding a constant to a row (column) of the cost moves f (g) on a hard side, never the plan.
     MatrixD shifted = c;
-    const VectorXd row_shift = uniform_matrix(9, 1, 64, -3, 3), col_shift = uniform_matrix(12, 1, 65, -3, 3);
+    const VectorXd row_shift = uniform_matrix(9, 1, 64, -3, 3),
+                   col_shift = uniform_matrix(12, 1, 65, -3, 3);
     if (regime.rho_a == eot::kInf) shifted.colwise() += row_shift;
     if (regime.rho_b == eot::kInf) shifted.rowwise() += col_shift.transpose();
     eot::Problem<double> ps = regime_problem(regime, shifted, 0.05);
@@ -246,7 +248,8 @@ TEST_CASE("float agrees with double to float precision") {
   for (const Regime& regime : kRegimes) {
     CAPTURE(regime.name);
     eot::Problem<double> pd(std::make_shared<eot::PointCloud<double>>(x, y), 0.02);
-    eot::Problem<float> pf(std::make_shared<eot::PointCloud<float>>(x.cast<float>(), y.cast<float>()), 0.02);
+    eot::Problem<float> pf(
+        std::make_shared<eot::PointCloud<float>>(x.cast<float>(), y.cast<float>()), 0.02);
     pd.a = weights(40, 93);
     pd.b = weights(50, 94, regime.mass_b);
     pf.a = pd.a.cast<float>();
@@ -299,7 +302,8 @@ TEST_CASE("1 and 2 threads give bit-identical results") {
 
 TEST_CASE("epsilon scaling changes the path, not the answer") {
   eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(uniform_matrix(60, 2, 121),
-                                                                  uniform_matrix(50, 2, 122)), 1e-3);
+                                                                   uniform_matrix(50, 2, 122)),
+                         1e-3);
   eot::SolverOptions plain, scaled;
   plain.max_iterations = scaled.max_iterations = 100000;
   scaled.epsilon_scaling.enabled = true;

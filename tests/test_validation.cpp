@@ -68,7 +68,8 @@ TEST_CASE("bad problems are refused with the field, the value and the rule") {
     eot::Problem<double> q = dense_problem(c, 0.1);
     CHECK(rejection(q) ==
           "row 3 has weight a(3) = 0.2 but no admissible column: every pair is forbidden (+inf "
-          "cost) or meets a zero weight; allow a pair, give it zero weight, or free the side (rho = 0)");
+          "cost) or meets a zero weight; allow a pair, give it zero weight, or free the side (rho "
+          "= 0)");
     q.a[3] = 0;
     q.b *= 0.8;
     CHECK(rejection(q).empty());

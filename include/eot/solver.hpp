@@ -22,8 +22,8 @@ const char* to_string(Status status);
 
 // What the callback sees at each convergence check.
 struct IterationInfo {
-  int iteration = 0;          // iterations so far (one iteration = an f- and a g-update)
-  int stage = 0;              // epsilon-scaling stage, 0-based; the last one is the target
+  int iteration = 0;  // iterations so far (one iteration = an f- and a g-update)
+  int stage = 0;      // epsilon-scaling stage, 0-based; the last one is the target
   int stages = 1;
   double epsilon = 0;         // epsilon of this stage
   double marginal_error = 0;  // MATH.md section 5
@@ -84,14 +84,14 @@ struct Result {
   Eigen::VectorXd f, g, row_marginal, col_marginal;
 
   int iterations = 0;
-  int stages = 1;              // epsilon-scaling stages, the target included
-  double marginal_error = 0;   // of the returned potentials
-  double transport_cost = 0;   // <P, C>
-  double primal = 0;           // MATH.md section 5
+  int stages = 1;             // epsilon-scaling stages, the target included
+  double marginal_error = 0;  // of the returned potentials
+  double transport_cost = 0;  // <P, C>
+  double primal = 0;          // MATH.md section 5
   double dual = 0;
-  double gap = 0;              // primal - dual; >= 0, and -> 0 at convergence
-  double entropy = 0;          // -sum P log P
-  double mass = 0;             // sum P
+  double gap = 0;      // primal - dual; >= 0, and -> 0 at convergence
+  double entropy = 0;  // -sum P log P
+  double mass = 0;     // sum P
   double solve_time_seconds = 0;
   std::vector<Check> history;  // every convergence check
 

@@ -12,7 +12,9 @@ inline constexpr Index kTileCols = 256;
 // Below this many costs, a pass runs on one thread: waking a team costs more than it saves.
 inline constexpr Index kParallelMinimum = Index(1) << 16;
 
-inline int thread_count(int threads) { return threads > 0 ? threads : omp_get_max_threads(); }
+inline int thread_count(int threads) {
+  return threads > 0 ? threads : omp_get_max_threads();
+}
 
 enum class Along { Rows, Cols };
 
