@@ -73,15 +73,22 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
   const T inv_eps = T(1 / epsilon);
   VectorXd max = VectorXd::Constant(cols(), -kInf), sum = VectorXd::Zero(cols());
   for_each_tile(*this, Along::Cols, threads, [&](Index i0, Index j0, const Tile& c) {
-    // z_rk = h_i - C_ij / epsilon, reduced down each column; rows are contiguous.
+    // z_rk = h_i - C_ij / epsilon, reduced down each column with whole rows at a time (rows
+    // are contiguous), the same running update as absorb() for every column at once.
+    using Row = Eigen::Array<double, 1, Dynamic>;
     TileArray<T> z = -inv_eps * c.array();
     z.colwise() += h_t.segment(i0, c.rows()).array();
-    const Eigen::Array<T, 1, Dynamic> top = z.colwise().maxCoeff();
-    for (Index k = 0; k < c.cols(); ++k) {
-      absorb(max[j0 + k], sum[j0 + k], double(top[k]), [&](double shift) {
-        return exp_or_zero(z.col(k) - T(shift)).template cast<double>().sum();
-      });
-    }
+    const Row old_max = max.segment(j0, c.cols()).transpose();
+    const Row new_max = old_max.max(z.colwise().maxCoeff().template cast<double>());
+    const Row shift = (new_max == -kInf).select(0.0, new_max);
+    const Eigen::Array<T, 1, Dynamic> shift_t = shift.template cast<T>();
+    Row added = Row::Zero(c.cols());
+    for (Index r = 0; r < c.rows(); ++r)
+      added += exp_or_zero(z.row(r) - shift_t).template cast<double>();
+    sum.segment(j0, c.cols()) =
+        (sum.segment(j0, c.cols()).transpose().array() * exp_or_zero(old_max - shift) + added)
+            .transpose();
+    max.segment(j0, c.cols()) = new_max.transpose();
   });
   out = finish_lse(max, sum);
 }

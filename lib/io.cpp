@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "eot/error.hpp"
@@ -65,9 +66,11 @@ double parse_number(const std::string& path, const std::string& field, std::size
   return value;
 }
 
-}  // namespace
 
-Matrix<double> read_matrix(const std::string& path) {
+// ---------------------------------------------------------------------------------------------
+// Text
+
+Matrix<double> read_text(const std::string& path) {
   std::ifstream in(path);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   std::vector<double> values;
@@ -95,6 +98,193 @@ Matrix<double> read_matrix(const std::string& path) {
   return Eigen::Map<const Matrix<double>>(values.data(), Index(rows), Index(cols));
 }
 
+bool write_text(FILE* out, const double* data, Index rows, Index cols) {
+  for (Index i = 0; i < rows; ++i) {
+    for (Index j = 0; j < cols; ++j) {
+      if (std::fprintf(out, j + 1 < cols ? "%.17g," : "%.17g\n", data[i * cols + j]) < 0) return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// NumPy .npy (format versions 1 to 3; little-endian float64 or float32; C or Fortran order)
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy code assumes a little-endian host");
+
+constexpr char kNpyMagic[] = "\x93NUMPY";
+constexpr std::size_t kNpyMaxHeader = 1 << 20;
+
+// The value of 'key' in the header dictionary, as written (e.g. "'<f8'", "False", "(3, 4)").
+std::string npy_field(const std::string& path, const std::string& header, const std::string& key) {
+  const std::size_t at = header.find("'" + key + "'");
+  const std::size_t colon = at == std::string::npos ? at : header.find(':', at);
+  if (colon == std::string::npos) fail(path, "the .npy header has no '" + key + "' field");
+  std::size_t begin = header.find_first_not_of(' ', colon + 1), end = begin;
+  if (begin == std::string::npos) fail(path, "the .npy header's '" + key + "' field is empty");
+  if (header[begin] == '(') {
+    end = header.find(')', begin);
+    if (end == std::string::npos) fail(path, "the .npy header's shape is not closed");
+    ++end;
+  } else if (header[begin] == '\'') {
+    end = header.find('\'', begin + 1);
+    if (end == std::string::npos) fail(path, "the .npy header's '" + key + "' is not closed");
+    ++end;
+  } else {
+    end = header.find_first_of(",}", begin);
+  }
+  return header.substr(begin, end - begin);
+}
+
+std::vector<Index> npy_shape(const std::string& path, const std::string& text) {
+  std::vector<Index> shape;
+  std::string inner = text.substr(1, text.size() - 2);
+  std::size_t pos = 0;
+  while (pos < inner.size()) {
+    const std::size_t next = std::min(inner.find(',', pos), inner.size());
+    std::string item = inner.substr(pos, next - pos);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    pos = next + 1;
+    if (item.empty()) continue;
+    char* end = nullptr;
+    errno = 0;
+    const long long dim = std::strtoll(item.c_str(), &end, 10);
+    if (*end != '\0' || errno != 0 || dim < 0 || dim > (1LL << 40)) {
+      fail(path, "the .npy shape " + text + " has an invalid dimension '" + item + "'");
+    }
+    shape.push_back(Index(dim));
+  }
+  return shape;
+}
+
+Matrix<double> read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) fail(path, "read error");
+  if (bytes.size() < 10 || bytes.compare(0, 6, kNpyMagic, 6) != 0) {
+    fail(path, "not a .npy file (the magic string \\x93NUMPY is missing)");
+  }
+  const int major = static_cast<unsigned char>(bytes[6]);
+  if (major < 1 || major > 3) fail(path, "unsupported .npy format version " + std::to_string(major));
+  const std::size_t prefix = major == 1 ? 10 : 12;
+  if (bytes.size() < prefix) fail(path, "truncated .npy header");
+  std::size_t header_length = 0;
+  for (std::size_t k = prefix; k-- > 8;) header_length = header_length * 256 + static_cast<unsigned char>(bytes[k]);
+  if (header_length > kNpyMaxHeader) {
+    fail(path, "the .npy header length " + std::to_string(header_length) + " is absurd (at most " +
+                   std::to_string(kNpyMaxHeader) + ")");
+  }
+  if (bytes.size() < prefix + header_length) fail(path, "truncated .npy header");
+  const std::string header = bytes.substr(prefix, header_length);
+
+  const std::string descr = npy_field(path, header, "descr");
+  const bool fortran = npy_field(path, header, "fortran_order") == "True";
+  const std::vector<Index> shape = npy_shape(path, npy_field(path, header, "shape"));
+  std::size_t item = 0;
+  if (descr == "'<f8'") item = 8;
+  if (descr == "'<f4'") item = 4;
+  if (item == 0) {
+    fail(path, "dtype " + descr + " is not supported: expected little-endian float64 ('<f8') or "
+                   "float32 ('<f4')");
+  }
+  if (shape.empty() || shape.size() > 2) {
+    fail(path, "the array has " + std::to_string(shape.size()) + " dimensions; expected 1 or 2");
+  }
+  const Index rows = shape[0], cols = shape.size() == 2 ? shape[1] : 1;
+  if (rows == 0 || cols == 0) fail(path, "the array is empty");
+  const std::size_t available = bytes.size() - prefix - header_length;
+  // Compared by division: rows * cols * item may overflow for a forged shape.
+  if (std::size_t(rows) > available / item / std::size_t(cols)) {
+    std::ostringstream needed;
+    needed << double(rows) * double(cols) * double(item);
+    fail(path, "truncated .npy data: the shape " + npy_field(path, header, "shape") + " needs " +
+                   needed.str() + " bytes, found " + std::to_string(available));
+  }
+  if (available != std::size_t(rows) * std::size_t(cols) * item) {
+    fail(path, "the .npy data has " + std::to_string(available) + " bytes; the shape " +
+                   npy_field(path, header, "shape") + " needs " +
+                   std::to_string(std::size_t(rows) * std::size_t(cols) * item));
+  }
+  std::vector<double> values(std::size_t(rows * cols));
+  const char* data = bytes.data() + prefix + header_length;
+  for (std::size_t k = 0; k < values.size(); ++k) {
+    if (item == 8) {
+      std::memcpy(&values[k], data + 8 * k, 8);
+    } else {
+      float value;
+      std::memcpy(&value, data + 4 * k, 4);
+      values[k] = value;
+    }
+  }
+  if (fortran) {
+    return Eigen::Map<const Eigen::MatrixXd>(values.data(), rows, cols);
+  }
+  return Eigen::Map<const Matrix<double>>(values.data(), rows, cols);
+}
+
+bool write_npy(FILE* out, const double* data, Index rows, Index cols, bool vector) {
+  const std::string shape = vector ? "(" + std::to_string(rows) + ",)"
+                                   : "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
+  header.append(63 - (10 + header.size()) % 64, ' ');  // total length a multiple of 64
+  header += '\n';
+  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                      static_cast<unsigned char>(header.size() & 0xff),
+                                      static_cast<unsigned char>(header.size() >> 8)};
+  const std::size_t count = std::size_t(rows * cols);
+  return std::fwrite(preamble, 1, 10, out) == 10 &&
+         std::fwrite(header.data(), 1, header.size(), out) == header.size() &&
+         std::fwrite(data, sizeof(double), count, out) == count;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+enum class Format { Text, Npy };
+
+Format format_of(const std::string& path) {
+  auto ends_with = [&](const char* suffix) {
+    const std::size_t n = std::strlen(suffix);
+    return path.size() >= n && path.compare(path.size() - n, n, suffix) == 0;
+  };
+  if (ends_with(".npy")) return Format::Npy;
+  if (ends_with(".csv") || ends_with(".txt")) return Format::Text;
+  fail(path, "unknown file type; expected a name ending in .csv, .txt or .npy");
+}
+
+// Writes through `write` into a temporary file in the same folder, then renames it over `path`.
+template <typename Write>
+void write_atomically(const std::string& path, Write&& write) {
+  std::string temporary = path + ".tmp-XXXXXX";
+  const int fd = mkstemp(temporary.data());
+  if (fd < 0) fail(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
+  fchmod(fd, 0644);  // mkstemp makes it 0600; an output file is for others to read too
+  FILE* out = fdopen(fd, "wb");
+  int error = out != nullptr && write(out) ? 0 : errno ? errno : EIO;
+  const bool closed = out != nullptr ? std::fclose(out) == 0 : close(fd) == 0;
+  if (!closed && error == 0) error = errno;
+  if (error == 0 && std::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
+    std::remove(temporary.c_str());
+    fail(path, std::string("cannot write: ") + std::strerror(error));
+  }
+}
+
+void write_array(const std::string& path, const double* data, Index rows, Index cols, bool vector) {
+  const Format format = format_of(path);
+  write_atomically(path, [&](FILE* out) {
+    return format == Format::Npy ? write_npy(out, data, rows, cols, vector)
+                                 : write_text(out, data, rows, cols);
+  });
+}
+
+}  // namespace
+
+Matrix<double> read_matrix(const std::string& path) {
+  return format_of(path) == Format::Npy ? read_npy(path) : read_text(path);
+}
+
 Vector<double> read_vector(const std::string& path) {
   Matrix<double> matrix = read_matrix(path);
   if (matrix.rows() != 1 && matrix.cols() != 1) {
@@ -105,25 +295,13 @@ Vector<double> read_vector(const std::string& path) {
 }
 
 void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix) {
-  std::string temporary = path + ".tmp-XXXXXX";
-  const int fd = mkstemp(temporary.data());
-  if (fd < 0) fail(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
-  fchmod(fd, 0644);  // mkstemp makes it 0600; an output file is for others to read too
-  FILE* out = fdopen(fd, "w");
-  bool ok = out != nullptr;
-  for (Index i = 0; ok && i < matrix.rows(); ++i) {
-    for (Index j = 0; ok && j < matrix.cols(); ++j) {
-      ok = std::fprintf(out, j + 1 < matrix.cols() ? "%.17g," : "%.17g\n", matrix(i, j)) > 0;
-    }
-  }
-  int error = ok ? 0 : errno;
-  const bool closed = out != nullptr ? std::fclose(out) == 0 : close(fd) == 0;
-  if (!closed && error == 0) error = errno;
-  if (error == 0 && std::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
-  if (error != 0) {
-    std::remove(temporary.c_str());
-    fail(path, std::string("cannot write: ") + std::strerror(error));
-  }
+  const Matrix<double> contiguous = matrix;  // a Ref may have an outer stride
+  write_array(path, contiguous.data(), contiguous.rows(), contiguous.cols(), false);
+}
+
+void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector) {
+  const Vector<double> contiguous = vector;
+  write_array(path, contiguous.data(), contiguous.size(), 1, true);
 }
 
 }  // namespace eot::io

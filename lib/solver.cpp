@@ -227,7 +227,8 @@ class Sinkhorn {
         if (error <= threshold_) {
           result.status = Status::Converged;
           result.message = "converged in " + std::to_string(iterations) +
-                           " iterations: marginal error " + str(error) + " <= " + str(threshold_);
+                           (iterations == 1 ? " iteration" : " iterations") + ": marginal error " +
+                           str(error) + " <= " + str(threshold_);
           return finish(result, iterations, elapsed);
         }
         if (o_.callback) {

@@ -83,3 +83,75 @@ TEST_CASE("malformed text files are refused with the place named") {
       message_of<eot::IoError>([&] { eot::io::read_vector(tmp.write("h.csv", "1 2\n3 4\n")); }),
       "expected a vector (one column or one row), got a 2 x 2 matrix"));
 }
+
+namespace {
+
+std::string bytes_of(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+MatrixD fixture_matrix() {
+  MatrixD m(2, 3);
+  m << 1.5, -2.0, eot::kInf, 0.1, 1e-300, 3.0;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE(".npy files written by NumPy are read exactly") {
+  const MatrixD m = fixture_matrix();
+  CHECK(eot::io::read_matrix(data_path("npy/c_float64.npy")) == m);
+  // float32, Fortran order: the same values rounded to float.
+  CHECK(eot::io::read_matrix(data_path("npy/fortran_float32.npy")) ==
+        m.cast<float>().cast<double>());
+  const VectorXd v = eot::io::read_vector(data_path("npy/vector_float64.npy"));
+  CHECK(v == (VectorXd(4) << 0.25, 0.5, 0.125, 0.125).finished());
+}
+
+TEST_CASE(".npy output is byte-identical to NumPy's and round-trips") {
+  TempDir tmp;
+  const std::string file = (tmp.path / "m.npy").string();
+  eot::io::write_matrix(file, fixture_matrix());
+  CHECK(bytes_of(file) == bytes_of(data_path("npy/c_float64.npy")));
+  const std::string vector_file = (tmp.path / "v.npy").string();
+  eot::io::write_vector(vector_file, eot::io::read_vector(data_path("npy/vector_float64.npy")));
+  CHECK(bytes_of(vector_file) == bytes_of(data_path("npy/vector_float64.npy")));
+  const MatrixD big = uniform_matrix(33, 17, 5, -1e300, 1e300);
+  eot::io::write_matrix(file, big);
+  CHECK(eot::io::read_matrix(file) == big);
+}
+
+TEST_CASE("malformed .npy files are refused by rule") {
+  auto error = [](const std::string& file) {
+    return message_of<eot::IoError>([&] { eot::io::read_matrix(file); });
+  };
+  for (const auto& [name, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"big_endian.npy", "dtype '>f8' is not supported"},
+           {"complex.npy", "dtype '<c16' is not supported"},
+           {"int64.npy", "dtype '<i8' is not supported"},
+           {"object.npy", "dtype '|O' is not supported"},
+           {"scalar.npy", "the array has 0 dimensions; expected 1 or 2"},
+           {"three_d.npy", "the array has 3 dimensions; expected 1 or 2"}}) {
+    CAPTURE(name);
+    CHECK(contains(error(data_path("npy/" + name)), expected));
+  }
+  TempDir tmp;
+  const std::string good = bytes_of(data_path("npy/c_float64.npy"));
+  CHECK(contains(error(tmp.write("magic.npy", "1,2,3\n")), "not a .npy file"));
+  CHECK(contains(error(tmp.write("short.npy", good.substr(0, good.size() - 3))),
+                 "truncated .npy data: the shape (2, 3) needs 48 bytes, found 45"));
+  CHECK(contains(error(tmp.write("long.npy", good + "xx")), "the .npy data has 50 bytes"));
+  CHECK(contains(error(tmp.write("header.npy", good.substr(0, 50))), "truncated .npy header"));
+  std::string absurd = good;
+  absurd[6] = 2;  // version 2: a 4-byte header length
+  absurd.insert(10, 2, '\xff');
+  absurd[8] = absurd[9] = '\xff';
+  CHECK(contains(error(tmp.write("absurd.npy", absurd)), "header length 4294967295 is absurd"));
+  std::string forged = good;
+  const std::string huge = "(99999999, 99999999), }";  // same header length, uses the padding
+  forged.replace(forged.find("(2, 3), }"), huge.size(), huge);
+  CHECK(contains(error(tmp.write("forged.npy", forged)), "truncated .npy data"));
+  CHECK(contains(message_of<eot::IoError>([&] { eot::io::read_matrix(tmp.write("m.dat", "1")); }),
+                 "unknown file type; expected a name ending in .csv, .txt or .npy"));
+}

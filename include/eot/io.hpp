@@ -1,6 +1,8 @@
-// Reading and writing matrices and vectors as text (.csv, .txt).
+// Reading and writing matrices and vectors; the format follows the file name's extension.
 //
-// Text format: one matrix row per line, numbers separated by commas and/or white space,
+// .npy: NumPy arrays, little-endian float64 or float32, C or Fortran order, 1-D (read as a
+// column) or 2-D. Written as float64, C order; a vector as a 1-D array.
+// .csv, .txt: one matrix row per line, numbers separated by commas and/or white space,
 // '#' starts a comment line, blank lines are skipped; inf, -inf and nan are read as such
 // (whether they are allowed is for the caller to check). Output uses 17 significant digits,
 // so a double round-trips exactly.
@@ -17,8 +19,9 @@ Matrix<double> read_matrix(const std::string& path);
 // A matrix with one column or one row, as a vector.
 Vector<double> read_vector(const std::string& path);
 
-// Written to a temporary file in the same folder, then renamed over `path`: a failure never
+// Both are written to a temporary file in the same folder, then renamed over `path`: a failure never
 // leaves a partial file nor damages an existing one. Throws IoError.
 void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
+void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
 
 }  // namespace eot::io

@@ -1,0 +1,26 @@
+"""Writes the .npy files the tests read, with NumPy itself (the reference writer).
+
+Run from the repository root with Debian's Python:  /usr/bin/python3 data/npy/make_fixtures.py
+"""
+import os
+
+import numpy as np
+
+here = os.path.dirname(os.path.abspath(__file__))
+m = np.array([[1.5, -2.0, np.inf], [0.1, 1e-300, 3.0]])
+
+
+def save(name, array, **kwargs):
+    np.save(os.path.join(here, name), array, **kwargs)
+
+
+save("c_float64.npy", m)                                           # C order
+save("fortran_float32.npy", np.asfortranarray(m.astype(np.float32)))
+save("vector_float64.npy", np.array([0.25, 0.5, 0.125, 0.125]))    # 1-D
+save("big_endian.npy", m.astype(">f8"))
+save("complex.npy", m.astype(np.complex128))
+save("int64.npy", np.arange(6).reshape(2, 3))
+save("object.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
+save("scalar.npy", np.float64(1.0))
+save("three_d.npy", np.zeros((2, 2, 2)))
+print("numpy", np.__version__)

@@ -1,0 +1,231 @@
+// The eot command line, run as a user would: exit codes, messages, outputs, atomic writes.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "helpers.hpp"
+
+using namespace test;
+
+namespace {
+
+struct Run {
+  int exit;
+  std::string out, err;
+};
+
+std::string slurp(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A scratch folder; runs the CLI inside it, stdout and stderr captured.
+struct Sandbox {
+  std::filesystem::path dir;
+  Sandbox() {
+    static int counter = 0;
+    dir = std::filesystem::temp_directory_path() /
+          ("eot-cli-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::create_directories(dir);
+  }
+  ~Sandbox() { std::filesystem::remove_all(dir); }
+  std::string file(const std::string& name) const { return (dir / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(dir / name) << text;
+    return file(name);
+  }
+  Run run(const std::string& args) const {
+    const std::string command =
+        "cd '" + dir.string() + "' && '" + EOT_CLI + "' " + args + " > stdout.txt 2> stderr.txt";
+    const int status = std::system(command.c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "stdout.txt"),
+            slurp(dir / "stderr.txt")};
+  }
+};
+
+const std::string kSmall = data_path("pot/balanced_small/");
+
+eot::Problem<double> small_problem() {
+  eot::Problem<double> p = dense_problem(eot::io::read_matrix(kSmall + "cost.csv"), 0.05);
+  p.a = eot::io::read_vector(kSmall + "a.csv");
+  p.b = eot::io::read_vector(kSmall + "b.csv");
+  return p;
+}
+
+const std::string kSmallArgs = "solve --cost " + kSmall + "cost.csv --a " + kSmall + "a.csv --b " +
+                               kSmall + "b.csv --epsilon 0.05";
+
+}  // namespace
+
+TEST_CASE("cli: version and help document the exit codes") {
+  Sandbox box;
+  const Run version = box.run("--version");
+  CHECK(version.exit == 0);
+  CHECK(contains(version.out, std::string("eot ") + eot::kVersion));
+  const Run help = box.run("solve --help");
+  CHECK(help.exit == 0);
+  CHECK(contains(help.out, "Exit codes: 0 converged; 2 bad input"));
+  CHECK(contains(help.out, "--rho-b"));
+}
+
+TEST_CASE("cli: --json is one object that agrees with the library") {
+  Sandbox box;
+  const Run r = box.run(kSmallArgs + " --json");
+  REQUIRE(r.exit == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);  // throws unless stdout is exactly JSON
+  const eot::Result lib = eot::solve(small_problem());
+  CHECK(j["status"] == "converged");
+  CHECK(j["iterations"] == lib.iterations);
+  CHECK(j["n"] == 7);
+  CHECK(j["m"] == 5);
+  CHECK(j["epsilon"] == 0.05);
+  CHECK(j["rho_a"] == "inf");
+  CHECK(j["rho_b"] == "inf");
+  for (const auto& [key, value] :
+       {std::pair{"transport_cost", lib.transport_cost}, std::pair{"primal", lib.primal},
+        std::pair{"dual", lib.dual}, std::pair{"gap", lib.gap}, std::pair{"entropy", lib.entropy},
+        std::pair{"marginal_error", lib.marginal_error}}) {
+    CAPTURE(key);
+    CHECK(j[key].get<double>() == value);
+  }
+  CHECK(j["solve_time_seconds"].get<double>() >= 0);
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("cli: outputs in CSV and .npy round-trip and match the library") {
+  Sandbox box;
+  const eot::Problem<double> p = small_problem();
+  const eot::Result lib = eot::solve(p);
+  const MatrixD plan = p.plan(lib.f, lib.g);
+  for (const char* ext : {".csv", ".npy"}) {
+    CAPTURE(ext);
+    const std::string e = ext;
+    const Run r =
+        box.run(kSmallArgs + " --plan plan" + e + " --potentials fg" + e + " --marginals rc" + e);
+    REQUIRE(r.exit == 0);
+    CHECK(eot::io::read_matrix(box.file("plan" + e)) == plan);
+    VectorXd fg(12), rc(12);
+    fg << lib.f, lib.g;
+    rc << lib.row_marginal, lib.col_marginal;
+    CHECK(eot::io::read_vector(box.file("fg" + e)) == fg);
+    CHECK(eot::io::read_vector(box.file("rc" + e)) == rc);
+    // And the written files are valid inputs again.
+    const Run again = box.run("solve --cost plan" + e + " --epsilon 1 --quiet");
+    CHECK(again.exit == 0);
+  }
+}
+
+TEST_CASE("cli: point clouds, regimes and precision") {
+  Sandbox box;
+  box.write("x.csv", "0 0\n1 0\n0 1\n");
+  box.write("y.csv", "0 0.1\n1 0.1\n0 1.1\n0.5 0.5\n");
+  const Run cloud = box.run("solve --x x.csv --y y.csv --epsilon 0.01 --json");
+  REQUIRE(cloud.exit == 0);
+  const nlohmann::json j = nlohmann::json::parse(cloud.out);
+  CHECK(j["geometry"] == "point cloud 3 x 4, d = 2, sqeuclidean");
+  CHECK(j["transport_cost"].get<double>() == doctest::Approx(0.1325).epsilon(1e-9));
+
+  const Run one_sided =
+      box.run("solve --x x.csv --y y.csv --metric negdot --epsilon 1 --rho-b 0 --json");
+  REQUIRE(one_sided.exit == 0);
+  CHECK(nlohmann::json::parse(one_sided.out)["iterations"] == 1);
+  CHECK(nlohmann::json::parse(one_sided.out)["regime"] == "one-sided");
+
+  const Run unbalanced =
+      box.run("solve --x x.csv --y y.csv --epsilon 0.01 --rho-a 0.5 --rho-b 0.5 --json");
+  CHECK(unbalanced.exit == 0);
+  CHECK(nlohmann::json::parse(unbalanced.out)["rho_a"] == 0.5);
+
+  const Run single = box.run("solve --x x.csv --y y.csv --epsilon 0.01 --precision float --json");
+  REQUIRE(single.exit == 0);
+  CHECK(nlohmann::json::parse(single.out)["precision"] == "float");
+  CHECK(nlohmann::json::parse(single.out)["transport_cost"].get<double>() ==
+        doctest::Approx(0.1325).epsilon(1e-5));
+}
+
+TEST_CASE("cli: not converging is exit 3, with outputs still written and said") {
+  Sandbox box;
+  const Run r = box.run(kSmallArgs + " --max-iterations 3 --json --plan plan.csv");
+  CHECK(r.exit == 3);
+  CHECK(nlohmann::json::parse(r.out)["status"] == "max_iterations");
+  CHECK(std::filesystem::exists(box.file("plan.csv")));
+  const Run report = box.run(kSmallArgs + " --max-iterations 3");
+  CHECK(report.exit == 3);
+  CHECK(contains(report.out, "status          max_iterations"));
+}
+
+TEST_CASE("cli: bad input is exit 2 with one line naming the file, the place and the rule") {
+  Sandbox box;
+  const std::string cost = box.write("cost.csv", "0 1 2\n1 0 1\n2 1 0\n3 2 1\n4 3 2\n");
+  const std::string d = box.dir.string() + "/";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"solve --cost cost.csv --a " + box.write("a.csv", "0.2 0.1\n0.2 0.1\n0.2 abc\n") + " --epsilon 1",
+       d + "a.csv: line 3, column 2: expected a number, got 'abc'"},
+      {"solve --cost cost.csv --a " + box.write("a4.csv", "0.25\n0.25\n0.25\n0.25\n") +
+           " --epsilon 1",
+       "cost.csv has 5 rows but " + d + "a4.csv has 4 entries"},
+      {"solve --cost cost.csv --b " + box.write("b.csv", "0.6 0.5 -0.1\n") + " --epsilon 1",
+       d + "b.csv: entry 2 is negative (-0.1)"},
+      {"solve --cost cost.csv --b " + box.write("b2.csv", "1 0.5 0.5\n") + " --epsilon 1",
+       "balanced problem needs equal masses: sum(a) = 1, sum(b) = 2 (normalize them, or relax a "
+       "side with --rho-a/--rho-b)"},
+      {"solve --cost " + box.write("nan.csv", "1 2\nnan 3\n") + " --epsilon 1",
+       d + "nan.csv: cost(1, 0) is nan: costs must be finite, or +inf for a forbidden pair"},
+      {"solve --cost " + box.write("ragged.csv", "1 2\n3\n") + " --epsilon 1",
+       d + "ragged.csv: line 2 has 1 values but line 1 has 2"},
+      {"solve --cost " + box.write("empty.csv", "") + " --epsilon 1",
+       d + "empty.csv: no numbers (the file is empty or only has comments)"},
+      {"solve --cost " + box.write("fake.npy", "0 1\n1 0\n") + " --epsilon 1",
+       d + "fake.npy: not a .npy file"},
+      {"solve --cost " + data_path("npy/complex.npy") + " --epsilon 1",
+       "dtype '<c16' is not supported"},
+      {"solve --cost cost.csv --epsilon 0", "epsilon is 0: it must be positive and finite"},
+      {"solve --cost cost.csv --epsilon 1 --rho-a -1", "rho_a is -1: it must be in [0, inf]"},
+      {"solve --cost missing.csv --epsilon 1",
+       "missing.csv: cannot open: No such file or directory"},
+      {"solve --x " + box.write("x.csv", "0 0\n1 1\n") + " --y " + box.write("y.csv", "0\n1\n") +
+           " --epsilon 1",
+       d + "x.csv has 2 columns but " + d + "y.csv has 1 (points need the same dimension)"},
+      {"solve --x x.csv --y " + box.write("yinf.csv", "0 0\n1 inf\n") + " --epsilon 1",
+       d + "yinf.csv: y(1, 1) is inf: coordinates must be finite"},
+      {"solve --x x.csv --y x.csv --metric cosine --epsilon 1",
+       "--metric: cosine not in {sqeuclidean,euclidean,negdot}"},
+      {"solve --cost " + box.write("big.csv", "1e39 1\n1 1\n") + " --epsilon 1 --precision float",
+       d + "big.csv: entry (0, 0) = 1e+39 overflows float; use --precision double"},
+      {"solve --cost cost.csv", "--epsilon is required"},
+      {"solve --cost cost.csv --x x.csv --y x.csv --epsilon 1", "--cost excludes --x"},
+      {"solve --epsilon 1", "--cost or --x/--y is required"},
+  };
+  for (const auto& [args, message] : cases) {
+    CAPTURE(args);
+    const Run r = box.run(args + " --plan plan.csv");
+    CHECK(r.exit == 2);
+    CHECK(contains(r.err, message));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
+    CHECK(r.out.empty());
+    CHECK(!std::filesystem::exists(box.file("plan.csv")));  // nothing written
+  }
+}
+
+TEST_CASE("cli: a failing run never damages an existing output file") {
+  Sandbox box;
+  box.write("plan.csv", "keep me\n");
+  const Run bad = box.run("solve --cost missing.csv --epsilon 1 --plan plan.csv");
+  CHECK(bad.exit == 2);
+  CHECK(slurp(box.file("plan.csv")) == "keep me\n");
+  const Run unwritable = box.run(kSmallArgs + " --plan no/such/folder/plan.csv");
+  CHECK(unwritable.exit == 2);
+  CHECK(contains(unwritable.err, "no/such/folder/plan.csv: cannot create a temporary file"));
+  // Only the files this test made are in the folder: no temporaries left behind.
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(box.dir)) {
+    const std::string name = entry.path().filename().string();
+    CHECK((name == "plan.csv" || name == "stdout.txt" || name == "stderr.txt"));
+    ++files;
+  }
+  CHECK(files == 3);
+}
