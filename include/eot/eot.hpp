@@ -6,6 +6,7 @@
 //   std::cout << result.full_report();
 #pragma once
 
+#include "eot/attention.hpp"
 #include "eot/error.hpp"
 #include "eot/geometry.hpp"
 #include "eot/problem.hpp"

@@ -1,0 +1,73 @@
+// Scaled-dot-product attention as the one-sided entropic OT problem (see docs/conventions.md).
+//
+// Per query i, the attention weights p_i = softmax_j(s_ij) over the keys it may see, with the
+// scaled scores s_ij = <q_i, k_j> / epsilon + bias_ij, are the unique solution of
+//
+//   minimize over the simplex   sum_j C_ij p_j - epsilon H(p),   C_ij = -<q_i, k_j> - epsilon
+//   bias_ij
+//
+// that is, the plan of the EOT problem with a_i = 1, rho_a = inf (rows exact) and rho_b = 0
+// (columns free). forward_via_solver() takes that route through eot::solve; forward() is a
+// streaming kernel (FlashAttention's online softmax) that never holds the n x m weights unless
+// asked for them. Both follow PyTorch's conventions for masks and biases.
+#pragma once
+
+#include <vector>
+
+#include "eot/types.hpp"
+
+namespace eot::attention {
+
+// What each query may see, and what is added to its scaled scores.
+template <typename T>
+struct Mask {
+  bool causal = false;  // query i sees keys j <= i (PyTorch's is_causal, top-left aligned)
+  std::vector<bool> key_padding;  // m entries or empty; true = the key is padding, never seen
+  Matrix<T> bias;                 // n x m or empty; added to the scaled scores (PyTorch's float
+                                  // attn_mask: ALiBi is a bias, -inf masks a pair)
+};
+
+// epsilon <= 0 means sqrt(d). A query that sees no key gets a zero row of weights and a zero
+// output row (PyTorch returns NaN there).
+template <typename T>
+Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon = 0,
+                  const Mask<T>& mask = {}, Matrix<T>* weights = nullptr, int threads = 0);
+
+// The same output through the core solver: the one-sided problem with the cost -<q, k>
+// (matrix-free when there is no mask or bias; masks become forbidden pairs or zero key weights).
+template <typename T>
+Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                             double epsilon = 0, const Mask<T>& mask = {},
+                             Matrix<T>* weights = nullptr, int threads = 0);
+
+template <typename T>
+struct Gradients {
+  Matrix<T> dq, dk, dv;
+  Matrix<T> ds;  // dL/dS for the unscaled scores S = Q K^T; the bias gradient is epsilon * ds
+};
+
+// Backward pass given dL/dO, by the standard formula: P recomputed, D_i = <dO_i, O_i>,
+// dS = P o (dO V^T - D 1^T) / epsilon, dQ = dS K, dK = dS^T Q, dV = P^T dO.
+template <typename T>
+Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                      const Matrix<T>& grad_output, double epsilon = 0, const Mask<T>& mask = {},
+                      int threads = 0);
+
+// The same dL/dS as an advantage-based policy gradient, row by row: with u_ij = <dO_i, v_j>
+// (the loss of choosing key j), dS_ij = p_ij (u_ij - E_{p_i}[u_i]) / epsilon.
+template <typename T>
+Matrix<T> score_gradient_advantage(const Matrix<T>& weights, const Matrix<T>& v,
+                                   const Matrix<T>& grad_output, double epsilon);
+
+// The geometry of one query. Phi(s) = epsilon log sum_j exp(s_j / epsilon) is the dual
+// (log-sum-exp) potential of the per-query problem, with unscaled scores s.
+double lse_potential(const Eigen::VectorXd& s, double epsilon);
+// grad Phi = p = softmax(s / epsilon), the attention distribution.
+Eigen::VectorXd softmax(const Eigen::VectorXd& s, double epsilon);
+// F = diag(p) - p p^T, the Fisher information of the categorical distribution in its natural
+// parameters; Hessian Phi = F / epsilon.
+Eigen::MatrixXd fisher(const Eigen::VectorXd& p);
+// D_Phi(s2, s1) = Phi(s2) - Phi(s1) - <grad Phi(s1), s2 - s1>, which equals epsilon KL(p1 | p2).
+double bregman(const Eigen::VectorXd& s2, const Eigen::VectorXd& s1, double epsilon);
+
+}  // namespace eot::attention

@@ -1,0 +1,266 @@
+#include "eot/attention.hpp"
+
+#include <cmath>
+#include <memory>
+#include <sstream>
+
+#include "detail/exp.hpp"
+#include "detail/tiles.hpp"
+#include "eot/error.hpp"
+#include "eot/solver.hpp"
+
+namespace eot::attention {
+
+namespace {
+
+using detail::exp_or_zero;
+
+constexpr Index kQueryBlock = 64;
+constexpr Index kKeyTile = 256;
+
+std::string shape(const char* name, Index rows, Index cols) {
+  return std::string(name) + " (" + std::to_string(rows) + " x " + std::to_string(cols) + ")";
+}
+
+template <typename T>
+void check_finite(const char* name, const Matrix<T>& x) {
+  for (Index i = 0; i < x.rows(); ++i) {
+    for (Index j = 0; j < x.cols(); ++j) {
+      if (!std::isfinite(x(i, j))) {
+        std::ostringstream message;
+        message << name << "(" << i << ", " << j << ") is " << x(i, j)
+                << ": entries must be finite";
+        throw InvalidArgument(message.str());
+      }
+    }
+  }
+}
+
+// Checks shapes and values; returns epsilon (sqrt(d) when not given).
+template <typename T>
+double check(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon,
+             const Mask<T>& mask) {
+  if (q.size() == 0 || k.size() == 0 || v.size() == 0) {
+    throw InvalidArgument("q, k and v must be non-empty: got " + shape("q", q.rows(), q.cols()) +
+                          ", " + shape("k", k.rows(), k.cols()) + ", " +
+                          shape("v", v.rows(), v.cols()));
+  }
+  if (q.cols() != k.cols()) {
+    throw InvalidArgument("q has d = " + std::to_string(q.cols()) + " columns but k has " +
+                          std::to_string(k.cols()));
+  }
+  if (v.rows() != k.rows()) {
+    throw InvalidArgument("v has " + std::to_string(v.rows()) + " rows but k has " +
+                          std::to_string(k.rows()) + " (one value per key)");
+  }
+  check_finite("q", q);
+  check_finite("k", k);
+  check_finite("v", v);
+  if (!mask.key_padding.empty() && Index(mask.key_padding.size()) != k.rows()) {
+    throw InvalidArgument("key_padding has " + std::to_string(mask.key_padding.size()) +
+                          " entries but there are " + std::to_string(k.rows()) + " keys");
+  }
+  if (mask.bias.size() != 0) {
+    if (mask.bias.rows() != q.rows() || mask.bias.cols() != k.rows()) {
+      throw InvalidArgument(shape("bias", mask.bias.rows(), mask.bias.cols()) +
+                            " must be n x m = " + std::to_string(q.rows()) + " x " +
+                            std::to_string(k.rows()));
+    }
+    for (Index i = 0; i < mask.bias.rows(); ++i) {
+      for (Index j = 0; j < mask.bias.cols(); ++j) {
+        const T b = mask.bias(i, j);
+        if (std::isnan(b) || b == std::numeric_limits<T>::infinity()) {
+          std::ostringstream message;
+          message << "bias(" << i << ", " << j << ") is " << b << ": it must be finite or -inf";
+          throw InvalidArgument(message.str());
+        }
+      }
+    }
+  }
+  if (std::isnan(epsilon) || std::isinf(epsilon)) {
+    std::ostringstream message;
+    message << "epsilon is " << epsilon << ": it must be finite (<= 0 means sqrt(d))";
+    throw InvalidArgument(message.str());
+  }
+  return epsilon > 0 ? epsilon : std::sqrt(double(q.cols()));
+}
+
+// Scaled scores of queries [i0, i0 + ni) against keys [j0, j0 + nj), -inf where masked.
+template <typename T>
+void scores(const Matrix<T>& q, const Matrix<T>& k, const Mask<T>& mask, T inv_eps, Index i0,
+            Index ni, Index j0, Index nj, Matrix<T>& s) {
+  s.resize(ni, nj);
+  s.noalias() = q.middleRows(i0, ni) * k.middleRows(j0, nj).transpose();
+  s *= inv_eps;
+  if (mask.bias.size() != 0) s += mask.bias.block(i0, j0, ni, nj);
+  const T minus_inf = -std::numeric_limits<T>::infinity();
+  for (Index c = 0; c < nj; ++c) {
+    if (!mask.key_padding.empty() && mask.key_padding[j0 + c]) s.col(c).setConstant(minus_inf);
+  }
+  if (mask.causal) {
+    for (Index r = 0; r < ni; ++r) {
+      const Index first_hidden = std::max<Index>(i0 + r + 1 - j0, 0);  // key j > query i
+      if (first_hidden < nj) s.row(r).tail(nj - first_hidden).setConstant(minus_inf);
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon,
+                  const Mask<T>& mask, Matrix<T>* weights, int threads) {
+  const T inv_eps = T(1 / check(q, k, v, epsilon, mask));
+  const Index n = q.rows(), m = k.rows(), dv = v.cols();
+  Matrix<T> out(n, dv);
+  if (weights) weights->resize(n, m);
+  const Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
+  using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
+#pragma omp parallel num_threads( \
+    detail::thread_count(threads)) if (blocks > 1 && n * m >= detail::kParallelMinimum)
+  {
+    const detail::FlushDenormals flush;
+    Matrix<T> s, acc;
+#pragma omp for schedule(static)
+    for (Index block = 0; block < blocks; ++block) {
+      const Index i0 = block * kQueryBlock, ni = std::min(kQueryBlock, n - i0);
+      // Online softmax: running row max, row sum and output, rescaled when the max moves.
+      Column max = Column::Constant(ni, -std::numeric_limits<T>::infinity()),
+             sum = Column::Zero(ni);
+      acc.setZero(ni, dv);
+      for (Index j0 = 0; j0 < m; j0 += kKeyTile) {
+        const Index nj = std::min(kKeyTile, m - j0);
+        scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
+        const Column new_max = max.max(s.rowwise().maxCoeff().array());
+        const Column shift = new_max.isInf().select(T(0), new_max);  // all masked so far: 0
+        const Column scale = exp_or_zero(max - shift);
+        s = exp_or_zero(s.array().colwise() - shift).matrix();
+        sum = sum * scale + s.rowwise().sum().array();
+        acc = scale.matrix().asDiagonal() * acc;
+        acc.noalias() += s * v.middleRows(j0, nj);
+        max = new_max;
+      }
+      const Column inverse = (sum > 0).select(sum.inverse(), T(0));  // a fully masked row: 0
+      out.middleRows(i0, ni) = inverse.matrix().asDiagonal() * acc;
+      if (weights) {
+        const Column shift = max.isInf().select(T(0), max);
+        for (Index j0 = 0; j0 < m; j0 += kKeyTile) {
+          const Index nj = std::min(kKeyTile, m - j0);
+          scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
+          weights->block(i0, j0, ni, nj) =
+              inverse.matrix().asDiagonal() * exp_or_zero(s.array().colwise() - shift).matrix();
+        }
+      }
+    }
+  }
+  return out;
+}
+
+template <typename T>
+Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                             double epsilon, const Mask<T>& mask, Matrix<T>* weights, int threads) {
+  epsilon = check(q, k, v, epsilon, mask);
+  const Index n = q.rows(), m = k.rows();
+  // The cost -<q, k> - epsilon bias, +inf where a pair is masked; padding is a zero key weight.
+  std::shared_ptr<const Geometry<T>> geometry;
+  Vector<T> a = Vector<T>::Ones(n);
+  if (!mask.causal && mask.bias.size() == 0) {
+    geometry = std::make_shared<PointCloud<T>>(q, k, Metric::NegDot);
+  } else {
+    Matrix<T> cost = -(q * k.transpose());
+    if (mask.bias.size() != 0) cost -= T(epsilon) * mask.bias;  // -inf bias gives +inf cost
+    for (Index i = 0; i < n && mask.causal; ++i) {
+      cost.row(i).tail(m - std::min(m, i + 1)).setConstant(std::numeric_limits<T>::infinity());
+    }
+    geometry = std::make_shared<CostMatrix<T>>(std::move(cost));
+  }
+  Problem<T> problem(geometry, epsilon);
+  problem.rho_a = kInf;
+  problem.rho_b = 0;
+  problem.b = Vector<T>::Ones(m);
+  for (Index j = 0; j < Index(mask.key_padding.size()); ++j) {
+    if (mask.key_padding[j]) problem.b[j] = 0;
+  }
+  // A query that sees no key gets a zero weight: a zero row of the plan, a zero output.
+  Eigen::VectorXd seen;
+  geometry->lse_rows(problem.b.template cast<double>().array().log(), 1.0, seen, threads);
+  for (Index i = 0; i < n; ++i) {
+    if (seen[i] == -kInf) a[i] = 0;
+  }
+  if (a.sum() == 0) {
+    if (weights) *weights = Matrix<T>::Zero(n, m);
+    return Matrix<T>::Zero(n, v.cols());
+  }
+  problem.a = a;
+  SolverOptions options;
+  options.threads = threads;
+  const Result result = solve(problem, options);
+  if (weights) *weights = problem.plan(result.f, result.g, threads);
+  return problem.apply_plan(result.f, result.g, v.template cast<double>(), threads)
+      .template cast<T>();
+}
+
+template <typename T>
+Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                      const Matrix<T>& grad_output, double epsilon, const Mask<T>& mask,
+                      int threads) {
+  epsilon = check(q, k, v, epsilon, mask);
+  if (grad_output.rows() != q.rows() || grad_output.cols() != v.cols()) {
+    throw InvalidArgument(shape("grad_output", grad_output.rows(), grad_output.cols()) +
+                          " must have the output's shape n x dv = " + std::to_string(q.rows()) +
+                          " x " + std::to_string(v.cols()));
+  }
+  check_finite("grad_output", grad_output);
+  Matrix<T> p;
+  const Matrix<T> out = forward(q, k, v, epsilon, mask, &p, threads);
+  const Vector<T> baseline = grad_output.cwiseProduct(out).rowwise().sum();  // D_i = <dO_i, O_i>
+  Gradients<T> g;
+  g.ds = (p.array() * ((grad_output * v.transpose()).colwise() - baseline).array() / T(epsilon))
+             .matrix();
+  g.dq = g.ds * k;
+  g.dk = g.ds.transpose() * q;
+  g.dv = p.transpose() * grad_output;
+  return g;
+}
+
+template <typename T>
+Matrix<T> score_gradient_advantage(const Matrix<T>& weights, const Matrix<T>& v,
+                                   const Matrix<T>& grad_output, double epsilon) {
+  const Matrix<T> u = grad_output * v.transpose();                     // u_ij = <dO_i, v_j>
+  const Vector<T> expected = weights.cwiseProduct(u).rowwise().sum();  // E_{p_i}[u_i]
+  return (weights.array() * (u.colwise() - expected).array() / T(epsilon)).matrix();
+}
+
+double lse_potential(const Eigen::VectorXd& s, double epsilon) {
+  const double top = s.maxCoeff();
+  return top + epsilon * std::log(((s.array() - top) / epsilon).exp().sum());
+}
+
+Eigen::VectorXd softmax(const Eigen::VectorXd& s, double epsilon) {
+  const Eigen::ArrayXd e = ((s.array() - s.maxCoeff()) / epsilon).exp();
+  return e / e.sum();
+}
+
+Eigen::MatrixXd fisher(const Eigen::VectorXd& p) {
+  return Eigen::MatrixXd(p.asDiagonal()) - p * p.transpose();
+}
+
+double bregman(const Eigen::VectorXd& s2, const Eigen::VectorXd& s1, double epsilon) {
+  return lse_potential(s2, epsilon) - lse_potential(s1, epsilon) -
+         softmax(s1, epsilon).dot(s2 - s1);
+}
+
+#define EOT_INSTANTIATE(T)                                                                    \
+  template Matrix<T> forward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,    \
+                             const Mask<T>&, Matrix<T>*, int);                                \
+  template Matrix<T> forward_via_solver(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, \
+                                        double, const Mask<T>&, Matrix<T>*, int);             \
+  template Gradients<T> backward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,        \
+                                 const Matrix<T>&, double, const Mask<T>&, int);              \
+  template Matrix<T> score_gradient_advantage(const Matrix<T>&, const Matrix<T>&,             \
+                                              const Matrix<T>&, double);
+EOT_INSTANTIATE(float)
+EOT_INSTANTIATE(double)
+#undef EOT_INSTANTIATE
+
+}  // namespace eot::attention

@@ -1,0 +1,229 @@
+// Attention as one-sided EOT: both forward routes against a naive softmax, the backward pass
+// against finite differences, and the identities of the log-sum-exp potential.
+#include <doctest/doctest.h>
+
+#include <Eigen/Eigenvalues>
+
+#include "helpers.hpp"
+
+using namespace test;
+namespace at = eot::attention;
+
+namespace {
+
+// softmax_j(<q_i, k_j> / epsilon + bias_ij) over the allowed keys, the textbook way.
+MatrixD naive_weights(const MatrixD& q, const MatrixD& k, double epsilon,
+                      const at::Mask<double>& mask) {
+  MatrixD p = MatrixD::Zero(q.rows(), k.rows());
+  for (Index i = 0; i < q.rows(); ++i) {
+    std::vector<double> s(k.rows(), -eot::kInf);
+    double top = -eot::kInf;
+    for (Index j = 0; j < k.rows(); ++j) {
+      const bool hidden =
+          (mask.causal && j > i) || (!mask.key_padding.empty() && mask.key_padding[j]);
+      if (hidden) continue;
+      s[j] = q.row(i).dot(k.row(j)) / epsilon + (mask.bias.size() ? mask.bias(i, j) : 0.0);
+      top = std::max(top, s[j]);
+    }
+    if (top == -eot::kInf) continue;
+    double total = 0;
+    for (Index j = 0; j < k.rows(); ++j) total += std::exp(s[j] - top);
+    for (Index j = 0; j < k.rows(); ++j) p(i, j) = std::exp(s[j] - top) / total;
+  }
+  return p;
+}
+
+struct Case {
+  const char* name;
+  at::Mask<double> mask;
+};
+
+std::vector<Case> mask_cases(Index n, Index m) {
+  at::Mask<double> causal, padding, bias, all;
+  causal.causal = true;
+  padding.key_padding.assign(m, false);
+  padding.key_padding[1] = padding.key_padding[m - 2] = true;
+  bias.bias = uniform_matrix(n, m, 301, -2, 2);
+  bias.bias(2, 3) = bias.bias(0, 0) = -eot::kInf;
+  all = bias;
+  all.causal = true;
+  all.key_padding = padding.key_padding;
+  return {{"none", {}}, {"causal", causal}, {"padding", padding}, {"bias", bias}, {"all", all}};
+}
+
+}  // namespace
+
+TEST_CASE("attention forward: fused kernel and solver route equal the naive softmax") {
+  for (const auto& [n, m] : {std::pair<Index, Index>{7, 9}, std::pair<Index, Index>{70, 300}}) {
+    const MatrixD q = uniform_matrix(n, 4, 311, -1, 1), k = uniform_matrix(m, 4, 312, -1, 1);
+    const MatrixD v = uniform_matrix(m, 3, 313, -1, 1);
+    for (const Case& c : mask_cases(n, m)) {
+      CAPTURE(n);
+      CAPTURE(c.name);
+      const MatrixD expected = naive_weights(q, k, 2.0, c.mask);
+      MatrixD fused_weights, solver_weights;
+      const MatrixD fused = at::forward(q, k, v, 0.0, c.mask, &fused_weights, 2);
+      const MatrixD solver = at::forward_via_solver(q, k, v, 0.0, c.mask, &solver_weights, 2);
+      CHECK(max_abs_diff(fused_weights, expected) < 1e-14);
+      CHECK(max_abs_diff(solver_weights, expected) < 1e-14);
+      CHECK(max_abs_diff(fused, expected * v) < 1e-14);
+      CHECK(max_abs_diff(solver, expected * v) < 1e-14);
+      CHECK(max_abs_diff(at::forward(q, k, v, 0.0, c.mask), fused) == 0);  // weights or not
+    }
+  }
+}
+
+TEST_CASE("attention forward in float agrees with double to float precision") {
+  const MatrixD q = uniform_matrix(40, 8, 321, -1, 1), k = uniform_matrix(50, 8, 322, -1, 1);
+  const MatrixD v = uniform_matrix(50, 5, 323, -1, 1);
+  const MatrixD expected = naive_weights(q, k, std::sqrt(8.0), {}) * v;
+  const eot::Matrix<float> qf = q.cast<float>(), kf = k.cast<float>(), vf = v.cast<float>();
+  CHECK(max_abs_diff(at::forward(qf, kf, vf).cast<double>(), expected) < 1e-6);
+  CHECK(max_abs_diff(at::forward_via_solver(qf, kf, vf).cast<double>(), expected) < 1e-6);
+}
+
+TEST_CASE("a query that sees no key gets a zero output row") {
+  const MatrixD q = uniform_matrix(4, 2, 331), k = uniform_matrix(5, 2, 332),
+                v = uniform_matrix(5, 3, 333);
+  at::Mask<double> mask;
+  mask.bias = MatrixD::Zero(4, 5);
+  mask.bias.row(2).setConstant(-eot::kInf);
+  MatrixD w1, w2;
+  const MatrixD o1 = at::forward(q, k, v, 1.0, mask, &w1),
+                o2 = at::forward_via_solver(q, k, v, 1.0, mask, &w2);
+  CHECK(o1.row(2).isZero(0));
+  CHECK(o2.row(2).isZero(0));
+  CHECK(w1.row(2).isZero(0));
+  CHECK(w2.row(2).isZero(0));
+  CHECK(w1.row(1).sum() == doctest::Approx(1).epsilon(1e-15));
+  at::Mask<double> everything;
+  everything.key_padding.assign(5, true);
+  CHECK(at::forward(q, k, v, 1.0, everything).isZero(0));
+  CHECK(at::forward_via_solver(q, k, v, 1.0, everything).isZero(0));
+}
+
+TEST_CASE("each attention row is the minimizer of <C, p> - epsilon H(p) on the simplex") {
+  const MatrixD q = uniform_matrix(5, 3, 341, -1, 1), k = uniform_matrix(6, 3, 342, -1, 1);
+  const double epsilon = 0.7;
+  MatrixD p;
+  at::forward(q, k, MatrixD(MatrixD::Identity(6, 6)), epsilon, {}, &p);
+  std::mt19937 rng(343);
+  std::normal_distribution<double> normal;
+  for (Index i = 0; i < 5; ++i) {
+    const VectorXd cost = -(k * q.row(i).transpose());
+    auto objective = [&](const VectorXd& x) {
+      return cost.dot(x) + epsilon * (x.array() * x.array().log()).sum();
+    };
+    const double best = objective(p.row(i).transpose());
+    for (int trial = 0; trial < 50; ++trial) {
+      VectorXd delta(6);
+      for (Index j = 0; j < 6; ++j) delta[j] = normal(rng);
+      delta.array() -= delta.mean();  // stay on the simplex
+      const double step = 0.5 * p.row(i).minCoeff() / delta.cwiseAbs().maxCoeff();
+      CHECK(objective(p.row(i).transpose() + step * delta) > best);
+    }
+  }
+}
+
+TEST_CASE("attention backward matches central finite differences, and the advantage form") {
+  const Index n = 6, m = 7;
+  const MatrixD q = uniform_matrix(n, 3, 351, -1, 1), k = uniform_matrix(m, 3, 352, -1, 1);
+  const MatrixD v = uniform_matrix(m, 2, 353, -1, 1), g = uniform_matrix(n, 2, 354, -1, 1);
+  for (const Case& c : mask_cases(n, m)) {
+    CAPTURE(c.name);
+    const double epsilon = 0.8;
+    const at::Gradients<double> grads = at::backward(q, k, v, g, epsilon, c.mask);
+    // L = <G, O>, differentiated numerically in every entry of q, k, v and the bias.
+    auto loss = [&](const MatrixD& qq, const MatrixD& kk, const MatrixD& vv,
+                    const at::Mask<double>& mm) {
+      return at::forward(qq, kk, vv, epsilon, mm).cwiseProduct(g).sum();
+    };
+    const double h = 1e-6;
+    auto numeric = [&](MatrixD x, auto&& evaluate) {
+      MatrixD d(x.rows(), x.cols());
+      for (Index r = 0; r < x.rows(); ++r) {
+        for (Index s = 0; s < x.cols(); ++s) {
+          const double keep = x(r, s);
+          x(r, s) = keep + h;
+          const double up = evaluate(x);
+          x(r, s) = keep - h;
+          const double down = evaluate(x);
+          x(r, s) = keep;
+          d(r, s) = (up - down) / (2 * h);
+        }
+      }
+      return d;
+    };
+    CHECK(max_abs_diff(grads.dq,
+                       numeric(q, [&](const MatrixD& x) { return loss(x, k, v, c.mask); })) < 1e-8);
+    CHECK(max_abs_diff(grads.dk,
+                       numeric(k, [&](const MatrixD& x) { return loss(q, x, v, c.mask); })) < 1e-8);
+    CHECK(max_abs_diff(grads.dv,
+                       numeric(v, [&](const MatrixD& x) { return loss(q, k, x, c.mask); })) < 1e-8);
+    // dL/dbias = epsilon dL/dS where the pair is allowed (a fixed -inf stays -inf).
+    at::Mask<double> with_bias = c.mask;
+    if (with_bias.bias.size() == 0) with_bias.bias = MatrixD::Zero(n, m);
+    const MatrixD dbias = numeric(with_bias.bias, [&](const MatrixD& b) {
+      at::Mask<double> mm = with_bias;
+      mm.bias = b;
+      return loss(q, k, v, mm);
+    });
+    const MatrixD finite_part = (with_bias.bias.array() > -eot::kInf).select(dbias, 0.0);
+    CHECK(max_abs_diff(epsilon * grads.ds, finite_part) < 1e-8);
+
+    MatrixD p;
+    at::forward(q, k, v, epsilon, c.mask, &p);
+    CHECK(max_abs_diff(at::score_gradient_advantage(p, v, g, epsilon), grads.ds) < 1e-14);
+  }
+}
+
+TEST_CASE("the log-sum-exp potential: gradient p, Hessian F / epsilon, Bregman = epsilon KL") {
+  const VectorXd s = uniform_matrix(6, 1, 361, -2, 2), s2 = uniform_matrix(6, 1, 362, -2, 2);
+  const double epsilon = 0.6, h = 1e-5;
+  const VectorXd p = at::softmax(s, epsilon);
+  CHECK(p.sum() == doctest::Approx(1).epsilon(1e-15));
+  const Eigen::MatrixXd f = at::fisher(p);
+  Eigen::MatrixXd hessian(6, 6);
+  VectorXd gradient(6);
+  for (Index j = 0; j < 6; ++j) {
+    const VectorXd e = VectorXd::Unit(6, j) * h;
+    gradient[j] = (at::lse_potential(s + e, epsilon) - at::lse_potential(s - e, epsilon)) / (2 * h);
+    hessian.col(j) = (at::softmax(s + e, epsilon) - at::softmax(s - e, epsilon)) / (2 * h);
+  }
+  CHECK(max_abs_diff(gradient, p) < 1e-9);
+  CHECK(max_abs_diff(hessian, f / epsilon) < 1e-9);
+  CHECK((f * VectorXd::Ones(6)).cwiseAbs().maxCoeff() < 1e-16);
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> spectrum(f);
+  CHECK(std::abs(spectrum.eigenvalues()[0]) < 1e-15);  // rank m - 1
+  CHECK(spectrum.eigenvalues()[1] > 1e-3);
+  const VectorXd p2 = at::softmax(s2, epsilon);
+  const double kl = (p.array() * (p.array() / p2.array()).log()).sum();
+  CHECK(at::bregman(s2, s, epsilon) == doctest::Approx(epsilon * kl).epsilon(1e-12));
+}
+
+TEST_CASE("bad attention inputs are refused by name and dimension") {
+  const MatrixD q = uniform_matrix(3, 4, 371), k = uniform_matrix(5, 4, 372),
+                v = uniform_matrix(5, 2, 373);
+  auto error = [&](const MatrixD& qq, const MatrixD& kk, const MatrixD& vv, double eps,
+                   const at::Mask<double>& mm) {
+    return message_of<eot::InvalidArgument>([&] { at::forward(qq, kk, vv, eps, mm); });
+  };
+  CHECK(error(q, uniform_matrix(5, 3, 1), v, 1, {}) == "q has d = 4 columns but k has 3");
+  CHECK(error(q, k, uniform_matrix(4, 2, 1), 1, {}) ==
+        "v has 4 rows but k has 5 (one value per key)");
+  MatrixD bad = q;
+  bad(1, 2) = std::nan("");
+  CHECK(error(bad, k, v, 1, {}) == "q(1, 2) is nan: entries must be finite");
+  CHECK(contains(error(q, k, v, std::nan(""), {}), "epsilon is nan"));
+  at::Mask<double> mask;
+  mask.bias = MatrixD::Zero(3, 4);
+  CHECK(error(q, k, v, 1, mask) == "bias (3 x 4) must be n x m = 3 x 5");
+  mask.bias = MatrixD::Zero(3, 5);
+  mask.bias(0, 1) = eot::kInf;
+  CHECK(error(q, k, v, 1, mask) == "bias(0, 1) is inf: it must be finite or -inf");
+  mask = {};
+  mask.key_padding.assign(4, false);
+  CHECK(error(q, k, v, 1, mask) == "key_padding has 4 entries but there are 5 keys");
+  CHECK(message_of<eot::InvalidArgument>([&] { at::backward(q, k, v, MatrixD(3, 3), 1.0); }) ==
+        "grad_output (3 x 3) must have the output's shape n x dv = 3 x 2");
+}
