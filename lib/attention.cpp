@@ -1,6 +1,8 @@
 #include "eot/attention.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <sstream>
 
@@ -200,10 +202,55 @@ Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matri
       .template cast<T>();
 }
 
+const char* to_string(Regularizer regularizer) {
+  switch (regularizer) {
+    case Regularizer::Softmax:
+      return "softmax";
+    case Regularizer::Sparsemax:
+      return "sparsemax";
+    case Regularizer::Entmax15:
+      return "entmax15";
+  }
+  return "unknown";
+}
+
+Regularizer regularizer_from_string(const std::string& name) {
+  for (Regularizer r : {Regularizer::Softmax, Regularizer::Sparsemax, Regularizer::Entmax15}) {
+    if (name == to_string(r)) return r;
+  }
+  throw InvalidArgument("regularizer: unknown regularizer '" + name +
+                        "'; expected softmax, sparsemax or entmax15");
+}
+
+template <typename T>
+Matrix<T> weights(const Matrix<T>& q, const Matrix<T>& k, double epsilon, const Mask<T>& mask,
+                  Regularizer regularizer, int threads) {
+  Matrix<T> p;
+  const Matrix<T> identity = Matrix<T>::Identity(k.rows(), 1);  // a 1-column stand-in for V
+  if (regularizer == Regularizer::Softmax) {
+    forward(q, k, identity, epsilon, mask, &p, threads);
+    return p;
+  }
+  const T inv_eps = T(1 / check(q, k, identity, epsilon, mask));
+  Matrix<T> s;
+  scores(q, k, mask, inv_eps, 0, q.rows(), 0, k.rows(), s);
+  p.resize(q.rows(), k.rows());
+  for (Index i = 0; i < q.rows(); ++i) {
+    const Eigen::VectorXd z = s.row(i).transpose().template cast<double>();
+    if (z.maxCoeff() == -kInf) {
+      p.row(i).setZero();  // a query that sees no key
+      continue;
+    }
+    const Eigen::VectorXd row = regularizer == Regularizer::Sparsemax ? sparsemax(z) : entmax15(z);
+    p.row(i) = row.transpose().template cast<T>();
+  }
+  return p;
+}
+
 template <typename T>
 Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                       const Matrix<T>& grad_output, double epsilon, const Mask<T>& mask,
-                      int threads) {
+                      int threads, Regularizer regularizer) {
   epsilon = check(q, k, v, epsilon, mask);
   if (grad_output.rows() != q.rows() || grad_output.cols() != v.cols()) {
     throw InvalidArgument(shape("grad_output", grad_output.rows(), grad_output.cols()) +
@@ -211,12 +258,24 @@ Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v
                           " x " + std::to_string(v.cols()));
   }
   check_finite("grad_output", grad_output);
-  Matrix<T> p;
-  const Matrix<T> out = forward(q, k, v, epsilon, mask, &p, threads);
-  const Vector<T> baseline = grad_output.cwiseProduct(out).rowwise().sum();  // D_i = <dO_i, O_i>
   Gradients<T> g;
-  g.ds = (p.array() * ((grad_output * v.transpose()).colwise() - baseline).array() / T(epsilon))
-             .matrix();
+  const Matrix<T> u = grad_output * v.transpose();  // u_ij = <dO_i, v_j> = dL/dp_ij
+  Matrix<T> p;
+  if (regularizer == Regularizer::Softmax) {
+    const Matrix<T> out = forward(q, k, v, epsilon, mask, &p, threads);
+    const Vector<T> baseline = grad_output.cwiseProduct(out).rowwise().sum();  // D_i = <dO_i, O_i>
+    g.ds = (p.array() * (u.colwise() - baseline).array() / T(epsilon)).matrix();
+  } else {
+    // The Jacobian of sparsemax / 1.5-entmax is diag(w) - w w^T / sum(w).
+    p = weights(q, k, epsilon, mask, regularizer, threads);
+    const Matrix<T> w = regularizer == Regularizer::Sparsemax
+                            ? Matrix<T>((p.array() > 0).template cast<T>())
+                            : Matrix<T>(p.cwiseSqrt());
+    const Vector<T> total = w.rowwise().sum();
+    const Vector<T> baseline =
+        (total.array() > 0).select(w.cwiseProduct(u).rowwise().sum().array() / total.array(), T(0));
+    g.ds = (w.array() * (u.colwise() - baseline).array() / T(epsilon)).matrix();
+  }
   g.dq = g.ds * k;
   g.dk = g.ds.transpose() * q;
   g.dv = p.transpose() * grad_output;
@@ -250,13 +309,56 @@ double bregman(const Eigen::VectorXd& s2, const Eigen::VectorXd& s1, double epsi
          softmax(s1, epsilon).dot(s2 - s1);
 }
 
+namespace {
+
+// The support threshold tau of sparsemax (power 1) or 1.5-entmax (power 2) on x = z or z / 2,
+// from the sorted finite entries: the largest support size whose threshold keeps it.
+double threshold(const Eigen::VectorXd& x, int power) {
+  std::vector<double> sorted;
+  for (Index j = 0; j < x.size(); ++j) {
+    if (x[j] > -kInf) sorted.push_back(x[j]);
+  }
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  double sum = 0, sum_sq = 0, tau = sorted[0] - 1;
+  for (std::size_t k = 1; k <= sorted.size(); ++k) {
+    const double top = sorted[k - 1];
+    sum += top;
+    sum_sq += top * top;
+    double candidate;
+    if (power == 1) {
+      candidate = (sum - 1) / double(k);
+    } else {  // solve sum_{j<=k} (x_j - tau)^2 = 1 for the root below the mean
+      const double mean = sum / double(k), spread = sum_sq / double(k) - mean * mean;
+      candidate = mean - std::sqrt(std::max((1 - double(k) * spread) / double(k), 0.0));
+    }
+    if (candidate >= top) break;
+    tau = candidate;
+  }
+  return tau;
+}
+
+}  // namespace
+
+Eigen::VectorXd sparsemax(const Eigen::VectorXd& z) {
+  const double tau = threshold(z, 1);
+  return (z.array() - tau).max(0.0);
+}
+
+Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
+  const Eigen::ArrayXd half = z.array() / 2;
+  const double tau = threshold(half, 2);
+  return (half - tau).max(0.0).square();
+}
+
 #define EOT_INSTANTIATE(T)                                                                    \
   template Matrix<T> forward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,    \
                              const Mask<T>&, Matrix<T>*, int);                                \
   template Matrix<T> forward_via_solver(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, \
                                         double, const Mask<T>&, Matrix<T>*, int);             \
   template Gradients<T> backward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,        \
-                                 const Matrix<T>&, double, const Mask<T>&, int);              \
+                                 const Matrix<T>&, double, const Mask<T>&, int, Regularizer); \
+  template Matrix<T> weights(const Matrix<T>&, const Matrix<T>&, double, const Mask<T>&,      \
+                             Regularizer, int);                                               \
   template Matrix<T> score_gradient_advantage(const Matrix<T>&, const Matrix<T>&,             \
                                               const Matrix<T>&, double);
 EOT_INSTANTIATE(float)

@@ -227,3 +227,76 @@ TEST_CASE("bad attention inputs are refused by name and dimension") {
   CHECK(message_of<eot::InvalidArgument>([&] { at::backward(q, k, v, MatrixD(3, 3), 1.0); }) ==
         "grad_output (3 x 3) must have the output's shape n x dv = 3 x 2");
 }
+
+namespace {
+
+// The threshold tau with sum_j max(x_j - tau, 0)^power = 1, by bisection.
+double bisect_threshold(const Eigen::ArrayXd& x, int power) {
+  double lo = x.maxCoeff() - 1, hi = x.maxCoeff();
+  for (int it = 0; it < 200; ++it) {
+    const double mid = (lo + hi) / 2;
+    ((x - mid).max(0.0).pow(power).sum() > 1 ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+}  // namespace
+
+TEST_CASE("sparsemax and 1.5-entmax against their closed forms by bisection") {
+  for (unsigned seed : {381u, 382u, 383u}) {
+    VectorXd z = uniform_matrix(9, 1, seed, -3, 3);
+    z[4] = -eot::kInf;  // a masked key
+    const VectorXd sparse = at::sparsemax(z), ent = at::entmax15(z);
+    Eigen::ArrayXd finite = z.array();
+    finite[4] = -1e300;
+    const VectorXd sparse_ref = (finite - bisect_threshold(finite, 1)).max(0.0);
+    const VectorXd ent_ref = (finite / 2 - bisect_threshold(finite / 2, 2)).max(0.0).square();
+    CHECK(max_abs_diff(sparse, sparse_ref) < 1e-12);
+    CHECK(max_abs_diff(ent, ent_ref) < 1e-12);
+    CHECK(sparse.sum() == doctest::Approx(1).epsilon(1e-14));
+    CHECK(ent.sum() == doctest::Approx(1).epsilon(1e-14));
+    CHECK(sparse[4] == 0);
+    CHECK(ent[4] == 0);
+    CHECK((sparse.array() == 0).count() > 1);  // exact zeros
+  }
+  // Sparser as epsilon shrinks: the support of sparsemax(s / epsilon) never grows.
+  const VectorXd s = uniform_matrix(12, 1, 384, -1, 1);
+  Index previous = 13;
+  for (double epsilon : {10.0, 1.0, 0.3, 0.1, 0.01}) {
+    const Index support = (at::sparsemax(s / epsilon).array() > 0).count();
+    CHECK(support <= previous);
+    previous = support;
+  }
+  CHECK(previous == 1);
+}
+
+TEST_CASE("sparsemax and entmax attention: backward matches finite differences") {
+  const Index n = 5, m = 6;
+  const MatrixD q = uniform_matrix(n, 3, 391, -1, 1), k = uniform_matrix(m, 3, 392, -1, 1);
+  const MatrixD v = uniform_matrix(m, 2, 393, -1, 1), g = uniform_matrix(n, 2, 394, -1, 1);
+  const double epsilon = 0.5;
+  for (at::Regularizer r :
+       {at::Regularizer::Softmax, at::Regularizer::Sparsemax, at::Regularizer::Entmax15}) {
+    CAPTURE(at::to_string(r));
+    const MatrixD p = at::weights(q, k, epsilon, {}, r);
+    CHECK(max_abs_diff(p.rowwise().sum(), VectorXd::Ones(n)) < 1e-14);
+    const at::Gradients<double> grads = at::backward(q, k, v, g, epsilon, {}, 0, r);
+    MatrixD x = q, numeric(n, 3);
+    const double h = 1e-7;
+    for (Index i = 0; i < n; ++i) {
+      for (Index d = 0; d < 3; ++d) {
+        const double keep = x(i, d);
+        x(i, d) = keep + h;
+        const double up = (at::weights(x, k, epsilon, {}, r) * v).cwiseProduct(g).sum();
+        x(i, d) = keep - h;
+        const double down = (at::weights(x, k, epsilon, {}, r) * v).cwiseProduct(g).sum();
+        x(i, d) = keep;
+        numeric(i, d) = (up - down) / (2 * h);
+      }
+    }
+    CHECK(max_abs_diff(grads.dq, numeric) < 1e-6);
+  }
+  CHECK(at::regularizer_from_string("entmax15") == at::Regularizer::Entmax15);
+  CHECK(message_of<eot::InvalidArgument>([] { at::regularizer_from_string("relu"); }) ==
+        "regularizer: unknown regularizer 'relu'; expected softmax, sparsemax or entmax15");
+}

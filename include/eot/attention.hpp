@@ -12,6 +12,7 @@
 // asked for them. Both follow PyTorch's conventions for masks and biases.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "eot/types.hpp"
@@ -40,6 +41,20 @@ Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matri
                              double epsilon = 0, const Mask<T>& mask = {},
                              Matrix<T>* weights = nullptr, int threads = 0);
 
+// The entropy term of the per-query problem, and the attention it gives (see sparsemax() and
+// entmax15() below): -epsilon H(p) softmax; (epsilon / 2) |p|^2 sparsemax; the Tsallis
+// entropy with alpha = 1.5, 1.5-entmax. The last two give exact zeros.
+enum class Regularizer { Softmax, Sparsemax, Entmax15 };
+const char* to_string(Regularizer regularizer);
+// "softmax", "sparsemax" or "entmax15"; throws InvalidArgument otherwise.
+Regularizer regularizer_from_string(const std::string& name);
+
+// The n x m attention weights for any regularizer (softmax through forward()'s kernel).
+template <typename T>
+Matrix<T> weights(const Matrix<T>& q, const Matrix<T>& k, double epsilon = 0,
+                  const Mask<T>& mask = {}, Regularizer regularizer = Regularizer::Softmax,
+                  int threads = 0);
+
 template <typename T>
 struct Gradients {
   Matrix<T> dq, dk, dv;
@@ -47,11 +62,14 @@ struct Gradients {
 };
 
 // Backward pass given dL/dO, by the standard formula: P recomputed, D_i = <dO_i, O_i>,
-// dS = P o (dO V^T - D 1^T) / epsilon, dQ = dS K, dK = dS^T Q, dV = P^T dO.
+// dS = P o (dO V^T - D 1^T) / epsilon, dQ = dS K, dK = dS^T Q, dV = P^T dO. For sparsemax and
+// 1.5-entmax, P o (.) becomes w o (dO V^T - D' 1^T) with w = 1 on the support (sparsemax) or
+// w = sqrt(p) (entmax) and D' the w-weighted mean of dO V^T: the same advantage shape with
+// another baseline.
 template <typename T>
 Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                       const Matrix<T>& grad_output, double epsilon = 0, const Mask<T>& mask = {},
-                      int threads = 0);
+                      int threads = 0, Regularizer regularizer = Regularizer::Softmax);
 
 // The same dL/dS as an advantage-based policy gradient, row by row: with u_ij = <dO_i, v_j>
 // (the loss of choosing key j), dS_ij = p_ij (u_ij - E_{p_i}[u_i]) / epsilon.
@@ -67,6 +85,10 @@ Eigen::VectorXd softmax(const Eigen::VectorXd& s, double epsilon);
 // F = diag(p) - p p^T, the Fisher information of the categorical distribution in its natural
 // parameters; Hessian Phi = F / epsilon.
 Eigen::MatrixXd fisher(const Eigen::VectorXd& p);
+// The Euclidean projection of z onto the simplex (by sorting); -inf entries get 0.
+Eigen::VectorXd sparsemax(const Eigen::VectorXd& z);
+// 1.5-entmax: p_j = max(z_j / 2 - tau, 0)^2 with tau making sum p = 1 (exact, by sorting).
+Eigen::VectorXd entmax15(const Eigen::VectorXd& z);
 // D_Phi(s2, s1) = Phi(s2) - Phi(s1) - <grad Phi(s1), s2 - s1>, which equals epsilon KL(p1 | p2).
 double bregman(const Eigen::VectorXd& s2, const Eigen::VectorXd& s1, double epsilon);
 
