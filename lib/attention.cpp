@@ -158,14 +158,16 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
   return out;
 }
 
+namespace {
+
+// The attention problem for the core solver: the cost -<q, k> - epsilon bias (+inf where a pair
+// is masked; matrix-free when there is no mask or bias), a_i = 1 except for queries that see no
+// key (0: a zero row), b_j = 1 except for padding keys (0), and a free column side.
 template <typename T>
-Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
-                             double epsilon, const Mask<T>& mask, Matrix<T>* weights, int threads) {
-  epsilon = check(q, k, v, epsilon, mask);
+Problem<T> attention_problem(const Matrix<T>& q, const Matrix<T>& k, double epsilon,
+                             const Mask<T>& mask, int threads) {
   const Index n = q.rows(), m = k.rows();
-  // The cost -<q, k> - epsilon bias, +inf where a pair is masked; padding is a zero key weight.
   std::shared_ptr<const Geometry<T>> geometry;
-  Vector<T> a = Vector<T>::Ones(n);
   if (!mask.causal && mask.bias.size() == 0) {
     geometry = std::make_shared<PointCloud<T>>(q, k, Metric::NegDot);
   } else {
@@ -183,23 +185,89 @@ Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matri
   for (Index j = 0; j < Index(mask.key_padding.size()); ++j) {
     if (mask.key_padding[j]) problem.b[j] = 0;
   }
-  // A query that sees no key gets a zero weight: a zero row of the plan, a zero output.
   Eigen::VectorXd seen;
   geometry->lse_rows(problem.b.template cast<double>().array().log(), 1.0, seen, threads);
-  for (Index i = 0; i < n; ++i) {
-    if (seen[i] == -kInf) a[i] = 0;
+  problem.a = (seen.array() == -kInf).select(0.0, Eigen::VectorXd::Ones(n)).template cast<T>();
+  return problem;
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                             double epsilon, const Mask<T>& mask, Matrix<T>* weights, int threads) {
+  epsilon = check(q, k, v, epsilon, mask);
+  const Problem<T> problem = attention_problem(q, k, epsilon, mask, threads);
+  if (problem.a.sum() == 0) {  // no query sees any key
+    if (weights) *weights = Matrix<T>::Zero(q.rows(), k.rows());
+    return Matrix<T>::Zero(q.rows(), v.cols());
   }
-  if (a.sum() == 0) {
-    if (weights) *weights = Matrix<T>::Zero(n, m);
-    return Matrix<T>::Zero(n, v.cols());
-  }
-  problem.a = a;
   SolverOptions options;
   options.threads = threads;
   const Result result = solve(problem, options);
   if (weights) *weights = problem.plan(result.f, result.g, threads);
   return problem.apply_plan(result.f, result.g, v.template cast<double>(), threads)
       .template cast<T>();
+}
+
+template <typename T>
+TwoSided<T> sinkhorn(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon,
+                     const Mask<T>& mask, int normalizations, int threads) {
+  epsilon = check(q, k, v, epsilon, mask);
+  if (normalizations < 0) {
+    throw InvalidArgument("normalizations is " + std::to_string(normalizations) +
+                          ": it must be >= 0 (0 = to convergence)");
+  }
+  Problem<T> problem = attention_problem(q, k, epsilon, mask, threads);
+  TwoSided<T> out;
+  out.status = normalizations == 0 ? Status::Converged : Status::MaxIterationsReached;
+  if (problem.a.sum() == 0) {
+    out.weights = Matrix<T>::Zero(q.rows(), k.rows());
+    out.output = Matrix<T>::Zero(q.rows(), v.cols());
+    return out;
+  }
+  // Columns share the mass of the queries equally (n / m without masks); a column that no
+  // query sees keeps weight 0.
+  Eigen::VectorXd reached;
+  problem.geometry->lse_cols(problem.a.template cast<double>().array().log(), 1.0, reached,
+                             threads);
+  for (Index j = 0; j < problem.m(); ++j) {
+    if (reached[j] == -kInf) problem.b[j] = 0;
+  }
+  problem.b *= problem.a.sum() / problem.b.sum();
+  problem.rho_b = kInf;
+
+  SolverOptions options;
+  options.threads = threads;
+  if (normalizations > 0) {
+    options.max_iterations = std::max(normalizations / 2, 1);
+    options.tolerance = std::numeric_limits<double>::min();  // exactly that many
+  }
+  Eigen::VectorXd f = Eigen::VectorXd::Zero(problem.n()), g = Eigen::VectorXd::Zero(problem.m());
+  if (normalizations != 1) {
+    const Result result = solve(problem, options);
+    f = result.f;
+    g = result.g;
+    out.status = result.status;
+  }
+  if (normalizations % 2 == 1) {
+    // A last row normalization: the one-sided problem with the column weights b exp(g / eps),
+    // shifted by max g against overflow; its potential f - max g pairs with g.
+    Problem<T> rows = problem;
+    const double top = g.maxCoeff();
+    rows.b = (problem.b.template cast<double>().array() * ((g.array() - top) / epsilon).exp())
+                 .template cast<T>();
+    rows.rho_b = 0;
+    f = solve(rows, options).f.array() - top;
+  }
+  out.normalizations = normalizations;
+  out.weights = problem.plan(f, g, threads);
+  out.output = problem.apply_plan(f, g, v.template cast<double>(), threads).template cast<T>();
+  out.column_error = (out.weights.template cast<double>().colwise().sum().transpose() -
+                      problem.b.template cast<double>())
+                         .cwiseAbs()
+                         .sum();
+  return out;
 }
 
 const char* to_string(Regularizer regularizer) {
@@ -359,6 +427,8 @@ Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
                                  const Matrix<T>&, double, const Mask<T>&, int, Regularizer); \
   template Matrix<T> weights(const Matrix<T>&, const Matrix<T>&, double, const Mask<T>&,      \
                              Regularizer, int);                                               \
+  template TwoSided<T> sinkhorn(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double, \
+                                const Mask<T>&, int, int);                                    \
   template Matrix<T> score_gradient_advantage(const Matrix<T>&, const Matrix<T>&,             \
                                               const Matrix<T>&, double);
 EOT_INSTANTIATE(float)

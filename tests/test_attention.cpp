@@ -300,3 +300,41 @@ TEST_CASE("sparsemax and entmax attention: backward matches finite differences")
   CHECK(message_of<eot::InvalidArgument>([] { at::regularizer_from_string("relu"); }) ==
         "regularizer: unknown regularizer 'relu'; expected softmax, sparsemax or entmax15");
 }
+
+TEST_CASE("two-sided attention: one normalization is SDPA, more approach the column marginal") {
+  const Index n = 8, m = 6;
+  const MatrixD q = uniform_matrix(n, 4, 401, -1, 1), k = uniform_matrix(m, 4, 402, -1, 1);
+  const MatrixD v = uniform_matrix(m, 3, 403, -1, 1);
+  for (const Case& c : mask_cases(n, m)) {
+    CAPTURE(c.name);
+    MatrixD p;
+    const MatrixD sdpa = at::forward(q, k, v, 0.0, c.mask, &p);
+    const at::TwoSided<double> one = at::sinkhorn(q, k, v, 0.0, c.mask, 1);
+    CHECK(max_abs_diff(one.weights, p) < 1e-14);
+    CHECK(max_abs_diff(one.output, sdpa) < 1e-14);
+    double previous = one.column_error;
+    for (int normalizations : {3, 5, 9, 21}) {
+      CAPTURE(normalizations);
+      const at::TwoSided<double> r = at::sinkhorn(q, k, v, 0.0, c.mask, normalizations);
+      const VectorXd rows = r.weights.rowwise().sum();
+      for (Index i = 0; i < n; ++i) {
+        if (p.row(i).sum() > 0)
+          CHECK(std::abs(rows[i] - 1) < 1e-13);  // rows exact after a row pass
+      }
+      CHECK(r.column_error < previous);
+      previous = r.column_error;
+    }
+    const at::TwoSided<double> even = at::sinkhorn(q, k, v, 0.0, c.mask, 4);
+    CHECK(even.column_error < 1e-13);  // columns exact after a column pass
+    const at::TwoSided<double> full = at::sinkhorn(q, k, v, 0.0, c.mask, 0);
+    CHECK(full.status == eot::Status::Converged);
+    CHECK(full.column_error < 1e-8);
+    CHECK(max_abs_diff(full.output, full.weights * v) < 1e-14);
+  }
+  SUBCASE("without masks the columns sum to n / m") {
+    const at::TwoSided<double> full = at::sinkhorn(q, k, v, 0.0, {}, 0);
+    CHECK(max_abs_diff(full.weights.colwise().sum().transpose(),
+                       VectorXd::Constant(m, double(n) / m)) < 1e-8);
+    CHECK(max_abs_diff(full.weights.rowwise().sum(), VectorXd::Ones(n)) < 1e-8);
+  }
+}

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "eot/solver.hpp"
 #include "eot/types.hpp"
 
 namespace eot::attention {
@@ -40,6 +41,23 @@ template <typename T>
 Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                              double epsilon = 0, const Mask<T>& mask = {},
                              Matrix<T>* weights = nullptr, int threads = 0);
+
+// Two-sided (Sinkhorn) attention: the same problem with the columns constrained too
+// (rho_b = inf), rows summing to 1 and columns to n / m (among the queries and keys that see
+// anything). `normalizations` counts row and column normalizations, rows first: 1 is SDPA
+// exactly, 2 adds a column pass, and so on; 0 runs to convergence.
+template <typename T>
+struct TwoSided {
+  Matrix<T> output, weights;
+  double column_error = 0;  // |P^T 1 - n / m|_1, what is left of the column constraint
+  int normalizations = 0;
+  Status status = Status::Converged;  // converged, or max_iterations (always for a fixed count
+                                      // unless the columns converged first)
+};
+
+template <typename T>
+TwoSided<T> sinkhorn(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon = 0,
+                     const Mask<T>& mask = {}, int normalizations = 0, int threads = 0);
 
 // The entropy term of the per-query problem, and the attention it gives (see sparsemax() and
 // entmax15() below): -epsilon H(p) softmax; (epsilon / 2) |p|^2 sparsemax; the Tsallis
