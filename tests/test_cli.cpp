@@ -163,7 +163,8 @@ TEST_CASE("cli: bad input is exit 2 with one line naming the file, the place and
   const std::string cost = box.write("cost.csv", "0 1 2\n1 0 1\n2 1 0\n3 2 1\n4 3 2\n");
   const std::string d = box.dir.string() + "/";
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"solve --cost cost.csv --a " + box.write("a.csv", "0.2 0.1\n0.2 0.1\n0.2 abc\n") + " --epsilon 1",
+      {"solve --cost cost.csv --a " + box.write("a.csv", "0.2 0.1\n0.2 0.1\n0.2 abc\n") +
+           " --epsilon 1",
        d + "a.csv: line 3, column 2: expected a number, got 'abc'"},
       {"solve --cost cost.csv --a " + box.write("a4.csv", "0.25\n0.25\n0.25\n0.25\n") +
            " --epsilon 1",
@@ -228,4 +229,70 @@ TEST_CASE("cli: a failing run never damages an existing output file") {
     ++files;
   }
   CHECK(files == 3);
+}
+
+TEST_CASE("cli: eot attention writes what the library computes") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  const MatrixD q = eot::io::read_matrix(ex + "q.csv"), k = eot::io::read_matrix(ex + "k.csv");
+  const std::string qkv = "attention --q " + ex + "q.csv --k " + ex + "k.csv --v " + ex + "k.csv";
+  namespace at = eot::attention;
+
+  const Run plain = box.run(qkv + " --out o.npy --weights w.csv --causal");
+  REQUIRE(plain.exit == 0);
+  at::Mask<double> causal;
+  causal.causal = true;
+  MatrixD w;
+  const MatrixD o = at::forward(q, k, k, 0.0, causal, &w);
+  CHECK(eot::io::read_matrix(box.file("o.npy")) == o);
+  CHECK(eot::io::read_matrix(box.file("w.csv")) == w);
+
+  const Run grads = box.run(qkv + " --out o.csv --regularizer entmax15 --grad-output " + ex +
+                            "q.csv --grad-q gq.csv --grad-k gk.csv --grad-v gv.csv");
+  REQUIRE(grads.exit == 0);
+  const at::Gradients<double> g = at::backward(q, k, k, q, 0.0, {}, 0, at::Regularizer::Entmax15);
+  CHECK(eot::io::read_matrix(box.file("gq.csv")) == g.dq);
+  CHECK(eot::io::read_matrix(box.file("gk.csv")) == g.dk);
+  CHECK(eot::io::read_matrix(box.file("gv.csv")) == g.dv);
+
+  const Run two = box.run(qkv + " --out o.csv --two-sided --iterations 1 --json");
+  REQUIRE(two.exit == 0);
+  const nlohmann::json j = nlohmann::json::parse(two.out);
+  CHECK(j["normalizations"] == 1);
+  CHECK(j["epsilon"] == 2.0);  // sqrt(d)
+  CHECK(max_abs_diff(eot::io::read_matrix(box.file("o.csv")), at::forward(q, k, k)) <
+        1e-14);  // SDPA
+}
+
+TEST_CASE("cli: eot attention refuses bad input with the file and the dimension") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  const std::string q = ex + "q.csv", k = ex + "k.csv";
+  box.write("nan.csv", "1 2 3 nan\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--q " + q + " --k " + ex + "x.csv --v " + k,
+       q + " has d = 4 columns but " + ex + "x.csv has 2"},
+      {"--q " + q + " --k " + k + " --v " + q,
+       q + " has 3 rows but " + k + " has 5 (one value per key)"},
+      {"--q nan.csv --k " + k + " --v " + k, "nan.csv: q(0, 3) is nan: entries must be finite"},
+      {"--q " + q + " --k " + k + " --v " + k + " --bias " + k,
+       k + " is 5 x 4 but the scores are n x m = 3 x 5"},
+      {"--q " + q + " --k " + k + " --v " + k + " --epsilon -1",
+       "epsilon is -1: it must be positive and finite"},
+      {"--q " + q + " --k " + k + " --v " + k + " --regularizer relu",
+       "--regularizer: relu not in"},
+      {"--q " + q + " --k " + k + " --v " + k + " --grad-output " + k,
+       k + " is 5 x 4 but the output is n x dv = 3 x 4"},
+      {"--q " + q + " --k " + k + " --v " + k + " --grad-q g.csv",
+       "--grad-q requires --grad-output"},
+      {"--q " + q + " --k " + k + " --v " + k + " --two-sided --regularizer sparsemax",
+       "--two-sided needs --regularizer softmax"},
+  };
+  for (const auto& [args, message] : cases) {
+    CAPTURE(args);
+    const Run r = box.run("attention " + args + " --out out.csv");
+    CHECK(r.exit == 2);
+    CHECK(contains(r.err, message));
+    CHECK(!std::filesystem::exists(box.file("out.csv")));
+  }
 }

@@ -1,0 +1,51 @@
+// What the eot subcommands share: exit codes, error helpers, file-to-precision conversion.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include "eot/eot.hpp"
+
+namespace eot::cli {
+
+// The exit codes (a contract: scripts depend on them).
+enum Exit { kConverged = 0, kInternal = 1, kBadInput = 2, kNotConverged = 3 };
+inline constexpr const char* kExitCodes =
+    "Exit codes: 0 converged; 2 bad input (usage, unreadable or malformed file, validation "
+    "failure); 3 finished without converging (outputs are still written); 1 internal error.";
+
+// Bad input ends the run with exit code 2 and this one-line message.
+[[noreturn]] inline void bad_input(const std::string& message) {
+  throw InvalidArgument(message);
+}
+
+inline std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+// The values as T; in float, a finite value beyond float's range is refused, not made inf.
+template <typename T>
+Matrix<T> to_precision(const std::string& file, const Matrix<double>& values) {
+  const double limit = std::numeric_limits<T>::max();
+  for (Index k = 0; k < values.size(); ++k) {
+    const double v = values.data()[k];
+    if (std::isfinite(v) && std::abs(v) > limit) {
+      bad_input(file + ": entry (" + std::to_string(k / values.cols()) + ", " +
+                std::to_string(k % values.cols()) + ") = " + number(v) +
+                " overflows float; use --precision double");
+    }
+  }
+  return values.cast<T>();
+}
+
+// Each subcommand registers its flags; once parsed, `run` performs it and returns the exit code.
+using Runner = std::function<int()>;
+void add_solve_command(CLI::App& app, Runner& run);
+void add_attention_command(CLI::App& app, Runner& run);
+
+}  // namespace eot::cli
