@@ -296,3 +296,14 @@ TEST_CASE("cli: eot attention refuses bad input with the file and the dimension"
     CHECK(!std::filesystem::exists(box.file("out.csv")));
   }
 }
+
+TEST_CASE("cli: eot demo sdpa reproduces every claim, for more than one seed") {
+  Sandbox box;
+  for (const char* seed : {"2025", "7"}) {
+    CAPTURE(seed);
+    const Run r = box.run(std::string("demo sdpa --seed ") + seed);
+    CHECK(r.exit == 0);
+    CHECK(contains(r.out, "Every claim holds."));
+    CHECK(!contains(r.out, "FAILS"));
+  }
+}
