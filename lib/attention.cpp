@@ -158,6 +158,36 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
   return out;
 }
 
+template <typename T>
+Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                          Index batch_heads, double epsilon, const Mask<T>& mask, int threads) {
+  if (batch_heads < 1 || q.rows() % batch_heads != 0 || k.rows() % batch_heads != 0 ||
+      v.rows() != k.rows()) {
+    throw InvalidArgument("batch_heads = " + std::to_string(batch_heads) +
+                          " must divide the rows of q (" + std::to_string(q.rows()) +
+                          ") and of k and v (" + std::to_string(k.rows()) + ", " +
+                          std::to_string(v.rows()) + ")");
+  }
+  const Index n = q.rows() / batch_heads, m = k.rows() / batch_heads;
+  Matrix<T> out(q.rows(), v.cols());
+  // Problems are shared among threads, one thread each; an exception leaves the loop through
+  // `error` (it may not cross an OpenMP region).
+  std::string error;
+#pragma omp parallel for num_threads(detail::thread_count(threads)) \
+    schedule(dynamic) if (batch_heads > 1)
+  for (Index h = 0; h < batch_heads; ++h) {
+    try {
+      out.middleRows(h * n, n) = forward<T>(q.middleRows(h * n, n), k.middleRows(h * m, m),
+                                            v.middleRows(h * m, m), epsilon, mask, nullptr, 1);
+    } catch (const InvalidArgument& e) {
+#pragma omp critical
+      if (error.empty()) error = "batch_heads block " + std::to_string(h) + ": " + e.what();
+    }
+  }
+  if (!error.empty()) throw InvalidArgument(error);
+  return out;
+}
+
 namespace {
 
 // The attention problem for the core solver: the cost -<q, k> - epsilon bias (+inf where a pair
@@ -418,18 +448,20 @@ Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
   return (half - tau).max(0.0).square();
 }
 
-#define EOT_INSTANTIATE(T)                                                                    \
-  template Matrix<T> forward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,    \
-                             const Mask<T>&, Matrix<T>*, int);                                \
-  template Matrix<T> forward_via_solver(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, \
-                                        double, const Mask<T>&, Matrix<T>*, int);             \
-  template Gradients<T> backward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,        \
-                                 const Matrix<T>&, double, const Mask<T>&, int, Regularizer); \
-  template Matrix<T> weights(const Matrix<T>&, const Matrix<T>&, double, const Mask<T>&,      \
-                             Regularizer, int);                                               \
-  template TwoSided<T> sinkhorn(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double, \
-                                const Mask<T>&, int, int);                                    \
-  template Matrix<T> score_gradient_advantage(const Matrix<T>&, const Matrix<T>&,             \
+#define EOT_INSTANTIATE(T)                                                                        \
+  template Matrix<T> forward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,        \
+                             const Mask<T>&, Matrix<T>*, int);                                    \
+  template Matrix<T> forward_via_solver(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,     \
+                                        double, const Mask<T>&, Matrix<T>*, int);                 \
+  template Gradients<T> backward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,            \
+                                 const Matrix<T>&, double, const Mask<T>&, int, Regularizer);     \
+  template Matrix<T> weights(const Matrix<T>&, const Matrix<T>&, double, const Mask<T>&,          \
+                             Regularizer, int);                                                   \
+  template Matrix<T> forward_batched(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, Index, \
+                                     double, const Mask<T>&, int);                                \
+  template TwoSided<T> sinkhorn(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,     \
+                                const Mask<T>&, int, int);                                        \
+  template Matrix<T> score_gradient_advantage(const Matrix<T>&, const Matrix<T>&,                 \
                                               const Matrix<T>&, double);
 EOT_INSTANTIATE(float)
 EOT_INSTANTIATE(double)

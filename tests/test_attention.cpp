@@ -338,3 +338,24 @@ TEST_CASE("two-sided attention: one normalization is SDPA, more approach the col
     CHECK(max_abs_diff(full.weights.rowwise().sum(), VectorXd::Ones(n)) < 1e-8);
   }
 }
+
+TEST_CASE("batches and heads are independent problems in PyTorch's (B, H, L, d) layout") {
+  const Index batch_heads = 6, n = 10, m = 12;
+  const MatrixD q = uniform_matrix(batch_heads * n, 4, 411, -1, 1);
+  const MatrixD k = uniform_matrix(batch_heads * m, 4, 412, -1, 1);
+  const MatrixD v = uniform_matrix(batch_heads * m, 3, 413, -1, 1);
+  at::Mask<double> causal;
+  causal.causal = true;
+  const MatrixD out = at::forward_batched(q, k, v, batch_heads, 0.0, causal, 2);
+  for (Index h = 0; h < batch_heads; ++h) {
+    const MatrixD expected = at::forward<double>(q.middleRows(h * n, n), k.middleRows(h * m, m),
+                                                 v.middleRows(h * m, m), 0.0, causal);
+    CHECK(out.middleRows(h * n, n) == expected);
+  }
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { at::forward_batched(q, k, v, 7); }),
+                 "batch_heads = 7 must divide the rows of q (60)"));
+  MatrixD bad = q;
+  bad(3 * n + 1, 0) = std::nan("");
+  CHECK(message_of<eot::InvalidArgument>([&] { at::forward_batched(bad, k, v, batch_heads); }) ==
+        "batch_heads block 3: q(1, 0) is nan: entries must be finite");
+}

@@ -35,6 +35,15 @@ template <typename T>
 Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon = 0,
                   const Mask<T>& mask = {}, Matrix<T>* weights = nullptr, int threads = 0);
 
+// Batches and heads: q is (B*H*n) x d, k is (B*H*m) x d, v is (B*H*m) x dv, the layout of a
+// contiguous PyTorch tensor of shape (B, H, L, d) viewed as (B*H*L, d). Each of the
+// batch_heads = B*H blocks is an independent problem, all with the same mask; blocks are shared
+// among threads. Returns (B*H*n) x dv.
+template <typename T>
+Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                          Index batch_heads, double epsilon = 0, const Mask<T>& mask = {},
+                          int threads = 0);
+
 // The same output through the core solver: the one-sided problem with the cost -<q, k>
 // (matrix-free when there is no mask or bias; masks become forbidden pairs or zero key weights).
 template <typename T>
