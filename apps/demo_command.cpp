@@ -111,6 +111,16 @@ void backward_claims(Demo& demo) {
   const MatrixD advantage = at::score_gradient_advantage(p, v, g, eps);
   demo.claim("dL/dS: standard backprop (D = <dO, O>) vs (1/eps) p (u - E_p[u])",
              max_diff(grads.ds, advantage), max_diff(grads.ds, advantage) < 1e-14, "max|d|");
+  // The same through the Fisher information: dL/ds_i = F(p_i) u_i / epsilon, u_i = V dO_i.
+  double fisher_gap = 0;
+  for (Index i = 0; i < n; ++i) {
+    const VectorXd u = v * g.row(i).transpose();
+    const VectorXd via_fisher = at::fisher(p.row(i).transpose()) * u / eps;
+    fisher_gap =
+        std::max(fisher_gap, (via_fisher - grads.ds.row(i).transpose()).cwiseAbs().maxCoeff());
+  }
+  demo.claim("dL/dS: standard backprop vs F u / eps (Hessian of Phi times dL/dp)", fisher_gap,
+             fisher_gap < 1e-14, "max|d|");
   auto loss = [&](const MatrixD& qq, const MatrixD& kk, const MatrixD& vv) {
     return at::forward(qq, kk, vv, eps).cwiseProduct(g).sum();
   };

@@ -174,6 +174,12 @@ TEST_CASE("attention backward matches central finite differences, and the advant
     MatrixD p;
     at::forward(q, k, v, epsilon, c.mask, &p);
     CHECK(max_abs_diff(at::score_gradient_advantage(p, v, g, epsilon), grads.ds) < 1e-14);
+    for (Index i = 0; i < n;
+         ++i) {  // dL/ds_i = F(p_i) u_i / epsilon: the Hessian of Phi times dL/dp
+      const VectorXd u = v * g.row(i).transpose();
+      CHECK(max_abs_diff(at::fisher(p.row(i).transpose()) * u / epsilon,
+                         grads.ds.row(i).transpose()) < 1e-14);
+    }
   }
 }
 
