@@ -8,6 +8,7 @@
 
 #include "eot/attention.hpp"
 #include "eot/error.hpp"
+#include "eot/exact.hpp"
 #include "eot/geometry.hpp"
 #include "eot/problem.hpp"
 #include "eot/solver.hpp"
