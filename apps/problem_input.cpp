@@ -1,0 +1,150 @@
+#include "problem_input.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include "eot/io.hpp"
+
+namespace eot::cli {
+
+namespace {
+
+// A weights file: the right length, finite, non-negative, positive total.
+Eigen::VectorXd read_weights(const std::string& file, Index size, const std::string& owner,
+                             const char* unit) {
+  Eigen::VectorXd w = io::read_vector(file);
+  if (w.size() != size) {
+    bad_input(owner + " has " + std::to_string(size) + " " + unit + " but " + file + " has " +
+              std::to_string(w.size()) + " entries");
+  }
+  for (Index i = 0; i < w.size(); ++i) {
+    if (std::isnan(w[i]) || std::isinf(w[i]))
+      bad_input(file + ": entry " + std::to_string(i) + " is " + number(w[i]) +
+                "; weights must be finite");
+    if (w[i] < 0)
+      bad_input(file + ": entry " + std::to_string(i) + " is negative (" + number(w[i]) + ")");
+  }
+  if (w.sum() <= 0) bad_input(file + ": the weights sum to 0; at least one must be positive");
+  return w;
+}
+
+template <typename T>
+std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
+  if (!args.cost.empty()) {
+    const Matrix<T> cost = to_precision<T>(args.cost, io::read_matrix(args.cost));
+    try {
+      return std::make_shared<CostMatrix<T>>(cost);
+    } catch (const InvalidArgument& e) {
+      bad_input(args.cost + ": " + e.what());
+    }
+  }
+  const Matrix<T> x = to_precision<T>(args.x, io::read_matrix(args.x));
+  const Matrix<T> y = to_precision<T>(args.y, io::read_matrix(args.y));
+  if (x.cols() != y.cols()) {
+    bad_input(args.x + " has " + std::to_string(x.cols()) + " columns but " + args.y + " has " +
+              std::to_string(y.cols()) + " (points need the same dimension)");
+  }
+  try {
+    return std::make_shared<PointCloud<T>>(x, y, metric_from_string(args.metric));
+  } catch (const InvalidArgument& e) {
+    // The library names the cloud ("x(3, 1) is inf: ..."); name its file too.
+    bad_input((e.what()[0] == 'y' ? args.y : args.x) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+void add_problem_options(CLI::App& app, ProblemInput& input) {
+  CLI::Option* cost =
+      app.add_option("--cost", input.cost, "cost matrix (n x m; inf = forbidden pair)");
+  CLI::Option* x = app.add_option("--x", input.x, "points of the rows (n x d)");
+  CLI::Option* y = app.add_option("--y", input.y, "points of the columns (m x d)");
+  x->needs(y);
+  y->needs(x);
+  cost->excludes(x)->excludes(y);
+  app.add_option("--metric", input.metric,
+                 "cost of point clouds: sqeuclidean (|x - y|^2), euclidean, negdot (-<x, y>)")
+      ->check(CLI::IsMember({"sqeuclidean", "euclidean", "negdot"}))
+      ->capture_default_str();
+  app.add_option("--a", input.a, "row weights (n; default uniform, mass 1)");
+  app.add_option("--b", input.b, "column weights (m; default uniform, mass 1)");
+  app.add_option("--rho-a", input.rho_a, "row marginal penalty: inf = hard (default), 0 = free");
+  app.add_option("--rho-b", input.rho_b,
+                 "column marginal penalty: inf = hard (default), 0 = free (one-sided)");
+  app.add_option("--tolerance", input.options.tolerance,
+                 "marginal error relative to the mass (default 1e-9 double, 1e-5 float)");
+  app.add_option("--max-iterations", input.options.max_iterations, "iteration budget")
+      ->capture_default_str();
+  app.add_option("--check-every", input.options.check_every,
+                 "iterations between convergence checks")
+      ->capture_default_str();
+  app.add_option("--threads", input.options.threads, "OpenMP threads (0 = OpenMP's default)");
+  app.add_option("--precision", input.precision, "float or double")
+      ->check(CLI::IsMember({"float", "double"}))
+      ->capture_default_str();
+  app.add_flag("--epsilon-scaling", input.options.epsilon_scaling.enabled,
+               "anneal epsilon down from the cost range");
+  app.add_option("--scaling-factor", input.options.epsilon_scaling.factor,
+                 "epsilon ratio between stages, in (0, 1)")
+      ->capture_default_str();
+  app.add_option("--initial-epsilon", input.options.epsilon_scaling.initial_epsilon,
+                 "first stage's epsilon (0 = the cost range)");
+  app.add_option("--stage-iterations", input.options.epsilon_scaling.iterations_per_stage,
+                 "iterations per scaling stage")
+      ->capture_default_str();
+}
+
+void require_geometry(const ProblemInput& input) {
+  if (input.cost.empty() && input.x.empty()) throw CLI::RequiredError("--cost or --x/--y");
+}
+
+template <typename T>
+Problem<T> read_problem(const ProblemInput& args, double epsilon) {
+  Problem<T> problem(read_geometry<T>(args), epsilon);
+  const bool clouds = args.cost.empty();
+  if (!args.a.empty()) {
+    problem.a =
+        read_weights(args.a, problem.n(), clouds ? args.x : args.cost, clouds ? "points" : "rows")
+            .template cast<T>();
+  }
+  if (!args.b.empty()) {
+    problem.b = read_weights(args.b, problem.m(), clouds ? args.y : args.cost,
+                             clouds ? "points" : "columns")
+                    .template cast<T>();
+  }
+  problem.rho_a = args.rho_a;
+  problem.rho_b = args.rho_b;
+  if (args.rho_a == kInf && args.rho_b == kInf) {
+    const double mass_a = problem.a.template cast<double>().sum();
+    const double mass_b = problem.b.template cast<double>().sum();
+    if (std::abs(mass_a - mass_b) >
+        effective_tolerance<T>(args.options) * std::max(mass_a, mass_b)) {
+      bad_input("balanced problem needs equal masses: sum(a) = " + number(mass_a) + ", sum(b) = " +
+                number(mass_b) + " (normalize them, or relax a side with --rho-a/--rho-b)");
+    }
+  }
+  return problem;
+}
+
+template Problem<float> read_problem(const ProblemInput&, double);
+template Problem<double> read_problem(const ProblemInput&, double);
+
+// Progress on stderr (a terminal only): epsilon stage, iteration, marginal error.
+IterationCallback progress_printer(bool enabled, bool& printed) {
+  if (!enabled) return {};
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  return [last, &printed](const IterationInfo& info) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - *last > std::chrono::milliseconds(100)) {
+      *last = now;
+      printed = true;
+      std::fprintf(stderr, "\reot: stage %d/%d, epsilon %.3g, iteration %d, marginal error %.3e   ",
+                   info.stage + 1, info.stages, info.epsilon, info.iteration, info.marginal_error);
+      std::fflush(stderr);
+    }
+    return CallbackAction::Continue;
+  };
+}
+
+}  // namespace eot::cli

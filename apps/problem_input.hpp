@@ -1,0 +1,26 @@
+// The problem inputs `eot solve` and `eot sweep` share: cost or point clouds, weights,
+// marginal penalties and solver controls, read from files into an eot::Problem.
+#pragma once
+
+#include "common.hpp"
+
+namespace eot::cli {
+
+struct ProblemInput {
+  std::string cost, x, y, metric = "sqeuclidean", a, b;
+  double rho_a = kInf, rho_b = kInf;
+  std::string precision = "double";
+  SolverOptions options;
+};
+
+// --cost | --x --y [--metric], --a, --b, --rho-a, --rho-b, the solver controls, --precision.
+void add_problem_options(CLI::App& app, ProblemInput& input);
+// Throws CLI::RequiredError unless a cost or point clouds were given (call after parsing).
+void require_geometry(const ProblemInput& input);
+// Reads the files; bad input ends the run with a message that names the file.
+template <typename T>
+Problem<T> read_problem(const ProblemInput& input, double epsilon);
+// Progress on stderr while `enabled`: epsilon stage, iteration, marginal error; sets `printed`.
+IterationCallback progress_printer(bool enabled, bool& printed);
+
+}  // namespace eot::cli
