@@ -48,5 +48,6 @@ using Runner = std::function<int()>;
 void add_solve_command(CLI::App& app, Runner& run);
 void add_attention_command(CLI::App& app, Runner& run);
 void add_demo_command(CLI::App& app, Runner& run);
+void add_sweep_command(CLI::App& app, Runner& run);
 
 }  // namespace eot::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   Runner run;
   add_solve_command(app, run);
   add_attention_command(app, run);
+  add_sweep_command(app, run);
   add_demo_command(app, run);
 
   try {

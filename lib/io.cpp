@@ -304,4 +304,10 @@ void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>
   write_array(path, contiguous.data(), contiguous.size(), 1, true);
 }
 
+void write_text(const std::string& path, const std::string& text) {
+  write_atomically(path, [&](FILE* out) {
+    return std::fwrite(text.data(), 1, text.size(), out) == text.size();
+  });
+}
+
 }  // namespace eot::io

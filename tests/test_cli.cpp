@@ -5,7 +5,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "helpers.hpp"
 
@@ -305,5 +307,92 @@ TEST_CASE("cli: eot demo sdpa reproduces every claim, for more than one seed") {
     CHECK(r.exit == 0);
     CHECK(contains(r.out, "Every claim holds."));
     CHECK(!contains(r.out, "FAILS"));
+  }
+}
+
+namespace {
+
+// The CSV table of eot sweep: the header's names, then one map per row.
+std::vector<std::map<std::string, std::string>> read_table(const std::string& file,
+                                                           std::vector<std::string>& header) {
+  std::ifstream in(file);
+  std::vector<std::map<std::string, std::string>> rows;
+  std::string line;
+  auto split = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream items(text);
+    for (std::string item; std::getline(items, item, ',');) out.push_back(item);
+    return out;
+  };
+  std::getline(in, line);
+  header = split(line);
+  while (std::getline(in, line)) {
+    const std::vector<std::string> cells = split(line);
+    std::map<std::string, std::string> row;
+    for (std::size_t k = 0; k < header.size() && k < cells.size(); ++k) row[header[k]] = cells[k];
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "cli: eot sweep writes one row per epsilon, warm starts change nothing, and the cost tends to "
+    "the exact one") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  const Run r = box.run("sweep --x " + ex + "x.csv --y " + ex +
+                        "y.csv --epsilon-range 0.001:1:7 --table t.csv");
+  REQUIRE(r.exit == 0);
+  std::vector<std::string> header;
+  const auto rows = read_table(box.file("t.csv"), header);
+  for (const char* column : {"epsilon", "status", "iterations", "transport_cost", "primal", "dual",
+                             "entropy", "marginal_error", "solve_time_seconds", "exact_cost"}) {
+    CAPTURE(column);
+    CHECK(std::find(header.begin(), header.end(), column) != header.end());
+  }
+  REQUIRE(rows.size() == 7);
+  CHECK(std::stod(rows.front().at("epsilon")) == 0.001);
+  CHECK(std::stod(rows.back().at("epsilon")) == 1.0);
+  eot::Problem<double> p(
+      std::make_shared<eot::PointCloud<double>>(eot::io::read_matrix(ex + "x.csv"),
+                                                eot::io::read_matrix(ex + "y.csv")),
+      1.0);
+  double previous = -eot::kInf;
+  const double exact = std::stod(rows.front().at("exact_cost"));
+  for (const auto& row : rows) {
+    const double epsilon = std::stod(row.at("epsilon")), cost = std::stod(row.at("transport_cost"));
+    CAPTURE(epsilon);
+    CHECK(row.at("status") == "converged");
+    CHECK(cost >= previous - 1e-9);  // non-decreasing in epsilon
+    previous = cost;
+    CHECK(cost >= exact - 1e-9);
+    CHECK(cost <= exact + epsilon * std::log(6.0) + 1e-9);
+    p.epsilon = epsilon;  // a cold solve gives the same answer within the tolerance
+    CHECK(std::abs(eot::solve(p).transport_cost - cost) < 1e-7);
+  }
+  CHECK(std::stod(rows.front().at("transport_cost")) - exact < 1e-5);
+
+  const Run j =
+      box.run("sweep --x " + ex + "x.csv --y " + ex + "y.csv --epsilons 0.5,0.05 --json --rho-b 1");
+  REQUIRE(j.exit == 0);
+  const nlohmann::json parsed = nlohmann::json::parse(j.out);
+  CHECK(parsed["rows"].size() == 2);
+  CHECK(parsed["rows"][0]["epsilon"] == 0.05);
+  CHECK(parsed["exact_cost"].is_null());  // not balanced
+
+  for (const auto& [grid, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--epsilon-range 1:0.1:5", "--epsilon-range: expected MIN:MAX:COUNT"},
+           {"--epsilon-range 0.1:1", "--epsilon-range: expected MIN:MAX:COUNT"},
+           {"--epsilons 0.1,abc", "--epsilons: 'abc' is not a positive finite number"},
+           {"--epsilons 0.1,-1", "--epsilons: '-1' is not a positive finite number"},
+           {"", "--epsilon-range or --epsilons is required"}}) {
+    CAPTURE(grid);
+    const Run bad =
+        box.run("sweep --x " + ex + "x.csv --y " + ex + "y.csv " + grid + " --table bad.csv");
+    CHECK(bad.exit == 2);
+    CHECK(contains(bad.err, message));
+    CHECK(!std::filesystem::exists(box.file("bad.csv")));
   }
 }

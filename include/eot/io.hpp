@@ -23,5 +23,7 @@ Vector<double> read_vector(const std::string& path);
 // leaves a partial file nor damages an existing one. Throws IoError.
 void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
 void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
+// Any text (e.g. a CSV table with a header), written the same atomic way.
+void write_text(const std::string& path, const std::string& text);
 
 }  // namespace eot::io

@@ -1,0 +1,187 @@
+// eot sweep: one problem solved along a grid of epsilons, each warm-started from its neighbour,
+// with the exact (epsilon = 0) cost beside it for balanced problems.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+#include <sstream>
+
+#include "eot/io.hpp"
+#include "problem_input.hpp"
+
+namespace eot::cli {
+
+namespace {
+
+struct SweepArgs {
+  ProblemInput input;
+  std::string range, list, table;
+  bool json = false, quiet = false;
+};
+
+// The largest dense cost the sweep materializes for the exact solver (200 MB of doubles).
+constexpr Index kMaxExactEntries = 25'000'000;
+
+std::vector<double> epsilon_grid(const SweepArgs& args) {
+  std::vector<double> grid;
+  if (!args.range.empty()) {
+    double lo = 0, hi = 0;
+    long count = 0;
+    char tail = 0;
+    if (std::sscanf(args.range.c_str(), "%lf:%lf:%ld%c", &lo, &hi, &count, &tail) != 3 ||
+        !(lo > 0) || !(hi >= lo) || !std::isfinite(hi) || count < 2 || count > 10000) {
+      bad_input(
+          "--epsilon-range: expected MIN:MAX:COUNT with 0 < MIN <= MAX and 2 <= COUNT <= "
+          "10000, got '" +
+          args.range + "'");
+    }
+    for (long k = 0; k < count; ++k) {
+      grid.push_back(k + 1 == count ? hi : lo * std::pow(hi / lo, double(k) / double(count - 1)));
+    }
+  } else {
+    std::stringstream items(args.list);
+    for (std::string item; std::getline(items, item, ',');) {
+      char* end = nullptr;
+      const double e = std::strtod(item.c_str(), &end);
+      if (item.empty() || *end != '\0' || !(e > 0) || !std::isfinite(e)) {
+        bad_input("--epsilons: '" + item + "' is not a positive finite number");
+      }
+      grid.push_back(e);
+    }
+  }
+  std::sort(grid.begin(), grid.end());
+  return grid;
+}
+
+nlohmann::ordered_json row_json(const Result& r) {
+  return {{"epsilon", r.epsilon},
+          {"status", to_string(r.status)},
+          {"iterations", r.iterations},
+          {"transport_cost", r.transport_cost},
+          {"primal", r.primal},
+          {"dual", r.dual},
+          {"gap", r.gap},
+          {"entropy", r.entropy},
+          {"mass", r.mass},
+          {"marginal_error", r.marginal_error},
+          {"solve_time_seconds", r.solve_time_seconds}};
+}
+
+template <typename T>
+int sweep(const SweepArgs& args) {
+  const std::vector<double> grid = epsilon_grid(args);
+  Problem<T> problem = read_problem<T>(args.input, grid.back());
+  for (double e : grid) {  // every epsilon must make a valid problem
+    problem.epsilon = e;
+    validate(problem, args.input.options);
+  }
+
+  // From the largest epsilon down, each solve starting from the previous potentials.
+  std::vector<Result> results(grid.size());
+  SolverOptions options = args.input.options;
+  const bool progress = !args.quiet && !args.json && isatty(STDERR_FILENO);
+  for (std::size_t k = grid.size(); k-- > 0;) {
+    problem.epsilon = grid[k];
+    if (progress) {
+      std::fprintf(stderr, "\reot sweep: epsilon %.3g (%zu of %zu)   ", grid[k], grid.size() - k,
+                   grid.size());
+      std::fflush(stderr);
+    }
+    results[k] = solve(problem, options);
+    if (results[k].f.allFinite() && results[k].g.allFinite()) {
+      options.initial_f = results[k].f;
+      options.initial_g = results[k].g;
+    }
+  }
+  if (progress) std::fputc('\n', stderr);
+
+  // The exact cost, for balanced problems small enough to hold the dense cost.
+  std::optional<double> exact;
+  if (problem.rho_a == kInf && problem.rho_b == kInf &&
+      problem.n() * problem.m() <= kMaxExactEntries) {
+    Matrix<T> scratch;
+    const Matrix<double> cost =
+        Matrix<T>(problem.geometry->tile(0, 0, problem.n(), problem.m(), scratch))
+            .template cast<double>();
+    exact =
+        exact_ot(cost, problem.a.template cast<double>(), problem.b.template cast<double>()).cost;
+  }
+
+  std::string csv =
+      "epsilon,status,iterations,transport_cost,primal,dual,gap,entropy,mass,marginal_error,"
+      "solve_time_seconds" +
+      std::string(exact ? ",exact_cost" : "") + "\n";
+  char line[512];
+  for (const Result& r : results) {
+    std::snprintf(line, sizeof line, "%.17g,%s,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g",
+                  r.epsilon, to_string(r.status), r.iterations, r.transport_cost, r.primal, r.dual,
+                  r.gap, r.entropy, r.mass, r.marginal_error, r.solve_time_seconds);
+    csv += line;
+    if (exact) {
+      std::snprintf(line, sizeof line, ",%.17g", *exact);
+      csv += line;
+    }
+    csv += "\n";
+  }
+  if (!args.table.empty()) io::write_text(args.table, csv);
+
+  if (args.json) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const Result& r : results) rows.push_back(row_json(r));
+    nlohmann::ordered_json j = {{"n", problem.n()},
+                                {"m", problem.m()},
+                                {"regime", problem.regime()},
+                                {"geometry", problem.geometry->describe()}};
+    j["exact_cost"] = exact ? nlohmann::ordered_json(*exact) : nlohmann::ordered_json(nullptr);
+    j["rows"] = rows;
+    j["version"] = kVersion;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::printf("eot sweep: %s, %s, %zu epsilons\n", problem.regime().c_str(),
+                problem.geometry->describe().c_str(), grid.size());
+    std::printf("  %-12s %-16s %10s %18s %18s %12s %10s\n", "epsilon", "status", "iterations",
+                "transport_cost", "primal", "marg. error", "time (s)");
+    for (const Result& r : results) {
+      std::printf("  %-12.4g %-16s %10d %18.10g %18.10g %12.3e %10.4f\n", r.epsilon,
+                  to_string(r.status), r.iterations, r.transport_cost, r.primal, r.marginal_error,
+                  r.solve_time_seconds);
+    }
+    if (exact) std::printf("  exact (epsilon = 0) cost: %.12g\n", *exact);
+  }
+  const bool all =
+      std::all_of(results.begin(), results.end(), [](const Result& r) { return r.converged(); });
+  return all ? kConverged : kNotConverged;
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app, Runner& run) {
+  auto args = std::make_shared<SweepArgs>();
+  CLI::App* command = app.add_subcommand(
+      "sweep", "Solve one problem along a grid of epsilons (warm-started), with the exact cost");
+  command->footer(std::string("Exit code 0 when every epsilon converged, 3 otherwise. ") +
+                  kExitCodes);
+  add_problem_options(*command, args->input);
+  CLI::Option* range = command->add_option("--epsilon-range", args->range,
+                                           "MIN:MAX:COUNT, log-spaced, both ends included");
+  CLI::Option* list = command->add_option("--epsilons", args->list, "E1,E2,...");
+  range->excludes(list);
+  command->add_option("--table", args->table, "write the table as CSV, one row per epsilon");
+  command->add_flag("--json", args->json, "print one JSON object on stdout instead of the table");
+  command->add_flag("--quiet", args->quiet, "no progress on stderr");
+  command->callback([args, &run] {
+    require_geometry(args->input);
+    if (args->range.empty() && args->list.empty())
+      throw CLI::RequiredError("--epsilon-range or --epsilons");
+    run = [args] {
+      return args->input.precision == "float" ? sweep<float>(*args) : sweep<double>(*args);
+    };
+  });
+}
+
+}  // namespace eot::cli
