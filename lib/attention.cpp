@@ -324,12 +324,12 @@ template <typename T>
 Matrix<T> weights(const Matrix<T>& q, const Matrix<T>& k, double epsilon, const Mask<T>& mask,
                   Regularizer regularizer, int threads) {
   Matrix<T> p;
-  const Matrix<T> identity = Matrix<T>::Identity(k.rows(), 1);  // a 1-column stand-in for V
+  const Matrix<T> no_values = Matrix<T>::Zero(k.rows(), 1);  // forward() and check() want some V
   if (regularizer == Regularizer::Softmax) {
-    forward(q, k, identity, epsilon, mask, &p, threads);
+    forward(q, k, no_values, epsilon, mask, &p, threads);
     return p;
   }
-  const T inv_eps = T(1 / check(q, k, identity, epsilon, mask));
+  const T inv_eps = T(1 / check(q, k, no_values, epsilon, mask));
   Matrix<T> s;
   scores(q, k, mask, inv_eps, 0, q.rows(), 0, k.rows(), s);
   p.resize(q.rows(), k.rows());
