@@ -127,6 +127,20 @@ Problem<T> read_problem(const ProblemInput& args, double epsilon) {
   return problem;
 }
 
+nlohmann::ordered_json values_json(const Result& r) {
+  return {{"status", to_string(r.status)},
+          {"iterations", r.iterations},
+          {"epsilon", r.epsilon},
+          {"transport_cost", r.transport_cost},
+          {"primal", r.primal},
+          {"dual", r.dual},
+          {"gap", r.gap},
+          {"entropy", r.entropy},
+          {"mass", r.mass},
+          {"marginal_error", r.marginal_error},
+          {"solve_time_seconds", r.solve_time_seconds}};
+}
+
 template Problem<float> read_problem(const ProblemInput&, double);
 template Problem<double> read_problem(const ProblemInput&, double);
 

@@ -2,6 +2,8 @@
 // marginal penalties and solver controls, read from files into an eot::Problem.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "common.hpp"
 
 namespace eot::cli {
@@ -20,6 +22,9 @@ void require_geometry(const ProblemInput& input);
 // Reads the files; bad input ends the run with a message that names the file.
 template <typename T>
 Problem<T> read_problem(const ProblemInput& input, double epsilon);
+// How a solve ended and its values (MATH.md section 5), as JSON: what `eot solve --json`
+// reports and each row of `eot sweep --json`.
+nlohmann::ordered_json values_json(const Result& result);
 // Progress on stderr while `enabled`: epsilon stage, iteration, marginal error; sets `printed`.
 IterationCallback progress_printer(bool enabled, bool& printed);
 

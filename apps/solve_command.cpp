@@ -31,29 +31,20 @@ nlohmann::ordered_json to_json(const Result& r) {
                        {"epsilon", check.epsilon},
                        {"marginal_error", check.marginal_error}});
   }
-  return {{"status", to_string(r.status)},
-          {"message", r.message},
-          {"iterations", r.iterations},
-          {"n", r.n},
-          {"m", r.m},
-          {"epsilon", r.epsilon},
-          {"rho_a", rho(r.rho_a)},
-          {"rho_b", rho(r.rho_b)},
-          {"regime", r.regime},
-          {"geometry", r.geometry},
-          {"precision", r.precision},
-          {"tolerance", r.tolerance},
-          {"stages", r.stages},
-          {"transport_cost", r.transport_cost},
-          {"primal", r.primal},
-          {"dual", r.dual},
-          {"gap", r.gap},
-          {"entropy", r.entropy},
-          {"mass", r.mass},
-          {"marginal_error", r.marginal_error},
-          {"solve_time_seconds", r.solve_time_seconds},
-          {"history", history},
-          {"version", kVersion}};
+  nlohmann::ordered_json j = values_json(r);
+  j["message"] = r.message;
+  j["n"] = r.n;
+  j["m"] = r.m;
+  j["rho_a"] = rho(r.rho_a);
+  j["rho_b"] = rho(r.rho_b);
+  j["regime"] = r.regime;
+  j["geometry"] = r.geometry;
+  j["precision"] = r.precision;
+  j["tolerance"] = r.tolerance;
+  j["stages"] = r.stages;
+  j["history"] = history;
+  j["version"] = kVersion;
+  return j;
 }
 
 Eigen::VectorXd concatenate(const Eigen::VectorXd& first, const Eigen::VectorXd& second) {

@@ -58,20 +58,6 @@ std::vector<double> epsilon_grid(const SweepArgs& args) {
   return grid;
 }
 
-nlohmann::ordered_json row_json(const Result& r) {
-  return {{"epsilon", r.epsilon},
-          {"status", to_string(r.status)},
-          {"iterations", r.iterations},
-          {"transport_cost", r.transport_cost},
-          {"primal", r.primal},
-          {"dual", r.dual},
-          {"gap", r.gap},
-          {"entropy", r.entropy},
-          {"mass", r.mass},
-          {"marginal_error", r.marginal_error},
-          {"solve_time_seconds", r.solve_time_seconds}};
-}
-
 template <typename T>
 int sweep(const SweepArgs& args) {
   const std::vector<double> grid = epsilon_grid(args);
@@ -132,7 +118,7 @@ int sweep(const SweepArgs& args) {
 
   if (args.json) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    for (const Result& r : results) rows.push_back(row_json(r));
+    for (const Result& r : results) rows.push_back(values_json(r));
     nlohmann::ordered_json j = {{"n", problem.n()},
                                 {"m", problem.m()},
                                 {"regime", problem.regime()},
