@@ -20,6 +20,7 @@ namespace {
 
 struct SweepArgs {
   ProblemInput input;
+  std::string q, k, v;  // the attention sweep
   std::string range, list, table;
   bool json = false, quiet = false;
 };
@@ -144,6 +145,79 @@ int sweep(const SweepArgs& args) {
   return all ? kConverged : kNotConverged;
 }
 
+// The attention sweep: how peaked softmax(q k^T / epsilon) is along the grid, with sqrt(d) added
+// to the grid and marked by epsilon_over_sqrt_d = 1.
+template <typename T>
+int attention_sweep(const SweepArgs& args) {
+  const Matrix<T> q = to_precision<T>(args.q, io::read_matrix(args.q));
+  const Matrix<T> k = to_precision<T>(args.k, io::read_matrix(args.k));
+  if (q.cols() != k.cols()) {
+    bad_input(args.q + " has d = " + std::to_string(q.cols()) + " columns but " + args.k + " has " +
+              std::to_string(k.cols()));
+  }
+  Matrix<T> v = Matrix<T>::Zero(k.rows(), 1);
+  if (!args.v.empty()) {
+    v = to_precision<T>(args.v, io::read_matrix(args.v));
+    if (v.rows() != k.rows()) {
+      bad_input(args.v + " has " + std::to_string(v.rows()) + " rows but " + args.k + " has " +
+                std::to_string(k.rows()) + " (one value per key)");
+    }
+  }
+  const double sqrt_d = std::sqrt(double(q.cols()));
+  std::vector<double> grid = epsilon_grid(args);
+  if (std::find(grid.begin(), grid.end(), sqrt_d) == grid.end()) {
+    grid.insert(std::upper_bound(grid.begin(), grid.end(), sqrt_d), sqrt_d);
+  }
+  const Matrix<T> reference = attention::forward(q, k, v, sqrt_d);
+  std::string csv =
+      "epsilon,epsilon_over_sqrt_d,mean_entropy,mean_max_weight,distance_to_hard,"
+      "distance_to_uniform" +
+      std::string(args.v.empty() ? "" : ",output_change") + "\n";
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  char line[512];
+  for (double e : grid) {
+    Matrix<T> weights;
+    const Matrix<T> out = attention::forward(q, k, v, e, {}, &weights, args.input.options.threads);
+    const attention::WeightStats s = attention::weight_stats(weights, q, k);
+    const double change = (out - reference).cwiseAbs().maxCoeff();
+    std::snprintf(line, sizeof line, "%.17g,%.17g,%.17g,%.17g,%.17g,%.17g", e, e / sqrt_d,
+                  s.mean_entropy, s.mean_max_weight, s.distance_to_hard, s.distance_to_uniform);
+    csv += line;
+    if (!args.v.empty()) {
+      std::snprintf(line, sizeof line, ",%.17g", change);
+      csv += line;
+    }
+    csv += "\n";
+    nlohmann::ordered_json row = {{"epsilon", e},
+                                  {"epsilon_over_sqrt_d", e / sqrt_d},
+                                  {"mean_entropy", s.mean_entropy},
+                                  {"mean_max_weight", s.mean_max_weight},
+                                  {"distance_to_hard", s.distance_to_hard},
+                                  {"distance_to_uniform", s.distance_to_uniform}};
+    if (!args.v.empty()) row["output_change"] = change;
+    rows.push_back(row);
+  }
+  if (!args.table.empty()) io::write_text(args.table, csv);
+  if (args.json) {
+    nlohmann::ordered_json j = {{"n", q.rows()},    {"m", k.rows()}, {"d", q.cols()},
+                                {"sqrt_d", sqrt_d}, {"rows", rows},  {"version", kVersion}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::printf("eot sweep (attention): n = %ld queries, m = %ld keys, d = %ld, sqrt(d) = %g\n",
+                long(q.rows()), long(k.rows()), long(q.cols()), sqrt_d);
+    std::printf("  %-12s %-10s %14s %14s %16s %18s\n", "epsilon", "/sqrt(d)", "mean entropy",
+                "mean max p", "dist. to hard", "dist. to uniform");
+    for (const auto& row : rows) {
+      const double ratio = row["epsilon_over_sqrt_d"];
+      std::printf("  %-12.4g %-10.4g %14.6f %14.6f %16.6f %18.6f%s\n", double(row["epsilon"]),
+                  ratio, double(row["mean_entropy"]), double(row["mean_max_weight"]),
+                  double(row["distance_to_hard"]), double(row["distance_to_uniform"]),
+                  ratio == 1 ? "   <- sqrt(d)" : "");
+    }
+  }
+  return kConverged;
+}
+
 }  // namespace
 
 void add_sweep_command(CLI::App& app, Runner& run) {
@@ -153,6 +227,12 @@ void add_sweep_command(CLI::App& app, Runner& run) {
   command->footer(std::string("Exit code 0 when every epsilon converged, 3 otherwise. ") +
                   kExitCodes);
   add_problem_options(*command, args->input);
+  CLI::Option* q = command->add_option("--q", args->q, "attention sweep: queries, n x d");
+  CLI::Option* k = command->add_option("--k", args->k, "attention sweep: keys, m x d");
+  command->add_option("--v", args->v, "attention sweep: values, m x dv (adds output_change)")
+      ->needs(q);
+  q->needs(k);
+  k->needs(q);
   CLI::Option* range = command->add_option("--epsilon-range", args->range,
                                            "MIN:MAX:COUNT, log-spaced, both ends included");
   CLI::Option* list = command->add_option("--epsilons", args->list, "E1,E2,...");
@@ -161,11 +241,17 @@ void add_sweep_command(CLI::App& app, Runner& run) {
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the table");
   command->add_flag("--quiet", args->quiet, "no progress on stderr");
   command->callback([args, &run] {
-    require_geometry(args->input);
+    if (args->q.empty()) require_geometry(args->input);
+    if (!args->q.empty() && !(args->input.cost.empty() && args->input.x.empty())) {
+      throw CLI::ExcludesError("--q", "--cost/--x");
+    }
     if (args->range.empty() && args->list.empty())
       throw CLI::RequiredError("--epsilon-range or --epsilons");
     run = [args] {
-      return args->input.precision == "float" ? sweep<float>(*args) : sweep<double>(*args);
+      const bool single = args->input.precision == "float";
+      if (!args->q.empty())
+        return single ? attention_sweep<float>(*args) : attention_sweep<double>(*args);
+      return single ? sweep<float>(*args) : sweep<double>(*args);
     };
   });
 }

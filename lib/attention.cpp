@@ -388,6 +388,43 @@ Matrix<T> score_gradient_advantage(const Matrix<T>& weights, const Matrix<T>& v,
   return (weights.array() * (u.colwise() - expected).array() / T(epsilon)).matrix();
 }
 
+template <typename T>
+WeightStats weight_stats(const Matrix<T>& weights, const Matrix<T>& q, const Matrix<T>& k,
+                         const Mask<T>& mask) {
+  check(q, k, Matrix<T>(Matrix<T>::Zero(k.rows(), 1)), 1.0, mask);
+  if (weights.rows() != q.rows() || weights.cols() != k.rows()) {
+    throw InvalidArgument(shape("weights", weights.rows(), weights.cols()) + " must be n x m = " +
+                          std::to_string(q.rows()) + " x " + std::to_string(k.rows()));
+  }
+  Matrix<T> visible;  // -inf where the query does not see the key
+  scores(q, k, mask, T(1), 0, q.rows(), 0, k.rows(), visible);
+  const Matrix<T> dots = q * k.transpose();
+  WeightStats stats;
+  Index rows = 0;
+  for (Index i = 0; i < q.rows(); ++i) {
+    const Eigen::Array<bool, Eigen::Dynamic, 1> seen =
+        visible.row(i).transpose().array() > -std::numeric_limits<T>::infinity();
+    const Index count = seen.count();
+    if (count == 0) continue;
+    ++rows;
+    const Eigen::ArrayXd p = weights.row(i).transpose().template cast<double>().array();
+    const Eigen::ArrayXd d =
+        seen.select(dots.row(i).transpose().template cast<double>().array(), -kInf);
+    const Eigen::ArrayXd winners = (d == d.maxCoeff()).template cast<double>();
+    stats.mean_entropy -= (p > 0).select(p * p.log(), 0.0).sum();
+    stats.mean_max_weight += p.maxCoeff();
+    stats.distance_to_hard += 0.5 * (p - winners / winners.sum()).abs().sum();
+    stats.distance_to_uniform += 0.5 * seen.select((p - 1.0 / double(count)).abs(), p.abs()).sum();
+  }
+  if (rows > 0) {
+    stats.mean_entropy /= double(rows);
+    stats.mean_max_weight /= double(rows);
+    stats.distance_to_hard /= double(rows);
+    stats.distance_to_uniform /= double(rows);
+  }
+  return stats;
+}
+
 double lse_potential(const Eigen::VectorXd& s, double epsilon) {
   const double top = s.maxCoeff();
   return top + epsilon * std::log(((s.array() - top) / epsilon).exp().sum());
@@ -459,6 +496,8 @@ Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
                              Regularizer, int);                                                   \
   template Matrix<T> forward_batched(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, Index, \
                                      double, const Mask<T>&, int);                                \
+  template WeightStats weight_stats(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,         \
+                                    const Mask<T>&);                                              \
   template TwoSided<T> sinkhorn(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,     \
                                 const Mask<T>&, int, int);                                        \
   template Matrix<T> score_gradient_advantage(const Matrix<T>&, const Matrix<T>&,                 \

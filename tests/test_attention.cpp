@@ -365,3 +365,27 @@ TEST_CASE("batches and heads are independent problems in PyTorch's (B, H, L, d) 
   CHECK(message_of<eot::InvalidArgument>([&] { at::forward_batched(bad, k, v, batch_heads); }) ==
         "batch_heads block 3: q(1, 0) is nan: entries must be finite");
 }
+
+TEST_CASE("weight statistics: hard attention as epsilon -> 0, uniform as epsilon -> inf") {
+  const MatrixD q = uniform_matrix(9, 4, 421, -1, 1), k = uniform_matrix(11, 4, 422, -1, 1);
+  at::Mask<double> causal;
+  causal.causal = true;
+  for (const at::Mask<double>& mask : {at::Mask<double>{}, causal}) {
+    const at::WeightStats sharp = at::weight_stats(at::weights(q, k, 1e-9, mask), q, k, mask);
+    CHECK(sharp.distance_to_hard < 1e-12);
+    CHECK(sharp.mean_max_weight == doctest::Approx(1).epsilon(1e-12));
+    CHECK(sharp.mean_entropy < 1e-12);
+    const at::WeightStats flat = at::weight_stats(at::weights(q, k, 1e9, mask), q, k, mask);
+    CHECK(flat.distance_to_uniform < 1e-8);
+    CHECK(flat.distance_to_hard > 0.4);
+  }
+  // Ties split: two identical keys share the hard weight, and a flat row is uniform.
+  MatrixD k2 = k;
+  k2.row(3) = k2.row(5);
+  const MatrixD hardish = at::weights(q, k2, 1e-9);
+  const at::WeightStats tie = at::weight_stats(hardish, q, k2);
+  CHECK(tie.distance_to_hard < 1e-12);
+  const at::WeightStats middle = at::weight_stats(at::weights(q, k, 1.0), q, k);
+  CHECK(middle.mean_entropy > 0);
+  CHECK(middle.mean_entropy < std::log(11.0));
+}

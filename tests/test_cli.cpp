@@ -396,3 +396,34 @@ TEST_CASE(
     CHECK(!std::filesystem::exists(box.file("bad.csv")));
   }
 }
+
+TEST_CASE("cli: the attention sweep goes from hard to uniform attention and marks sqrt(d)") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  const Run r = box.run("sweep --q " + ex + "q.csv --k " + ex + "k.csv --v " + ex +
+                        "k.csv --epsilon-range 0.001:1000:7 --table t.csv");
+  REQUIRE(r.exit == 0);
+  std::vector<std::string> header;
+  const auto rows = read_table(box.file("t.csv"), header);
+  REQUIRE(rows.size() == 8);  // 7 + sqrt(d) = 2
+  int marked = 0;
+  double entropy = -1, hard = -1, uniform = 2;
+  for (const auto& row : rows) {
+    if (std::stod(row.at("epsilon_over_sqrt_d")) == 1) {
+      ++marked;
+      CHECK(std::stod(row.at("output_change")) == 0);  // the sqrt(d) row is the reference
+    }
+    CHECK(std::stod(row.at("mean_entropy")) > entropy);
+    CHECK(std::stod(row.at("distance_to_hard")) >= hard);
+    CHECK(std::stod(row.at("distance_to_uniform")) < uniform);
+    entropy = std::stod(row.at("mean_entropy"));
+    hard = std::stod(row.at("distance_to_hard"));
+    uniform = std::stod(row.at("distance_to_uniform"));
+  }
+  CHECK(marked == 1);
+  CHECK(std::stod(rows.front().at("distance_to_hard")) < 1e-12);
+  CHECK(std::stod(rows.back().at("distance_to_uniform")) < 1e-3);
+  const Run bad = box.run("sweep --q " + ex + "q.csv --k " + ex + "x.csv --epsilons 1");
+  CHECK(bad.exit == 2);
+  CHECK(contains(bad.err, "q.csv has d = 4 columns but " + ex + "x.csv has 2"));
+}

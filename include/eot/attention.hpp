@@ -104,6 +104,17 @@ template <typename T>
 Matrix<T> score_gradient_advantage(const Matrix<T>& weights, const Matrix<T>& v,
                                    const Matrix<T>& grad_output, double epsilon);
 
+// How peaked attention weights of q and k are, averaged over the queries that see a key: the
+// entropy, the largest weight, and the total-variation distances (half the L1 distance) to hard
+// attention (the epsilon -> 0 limit: argmax_j <q_i, k_j> over the keys the query sees, ties
+// split evenly) and to uniform attention over those keys (the epsilon -> inf limit).
+struct WeightStats {
+  double mean_entropy = 0, mean_max_weight = 0, distance_to_hard = 0, distance_to_uniform = 0;
+};
+template <typename T>
+WeightStats weight_stats(const Matrix<T>& weights, const Matrix<T>& q, const Matrix<T>& k,
+                         const Mask<T>& mask = {});
+
 // The geometry of one query. Phi(s) = epsilon log sum_j exp(s_j / epsilon) is the dual
 // (log-sum-exp) potential of the per-query problem, with unscaled scores s.
 double lse_potential(const Eigen::VectorXd& s, double epsilon);
