@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include "eot/io.hpp"
 #include "problem_input.hpp"
@@ -21,9 +23,50 @@ namespace {
 struct SweepArgs {
   ProblemInput input;
   std::string q, k, v;  // the attention sweep
-  std::string range, list, table;
+  std::string range, list, table, plot;
   bool json = false, quiet = false;
 };
+
+// Draws the table with tools/plot_sweep.py (matplotlib), found in the source tree or where
+// `cmake --install` put it, or at $EOT_PLOT_SCRIPT.
+void plot(const std::string& csv, const std::string& out) {
+  std::string script;
+  const char* from_env = std::getenv("EOT_PLOT_SCRIPT");
+  for (const std::string& candidate :
+       {std::string(from_env ? from_env : ""), std::string(EOT_PLOT_SCRIPT),
+        std::string(EOT_INSTALLED_PLOT_SCRIPT)}) {
+    if (!candidate.empty() && access(candidate.c_str(), R_OK) == 0) {
+      script = candidate;
+      break;
+    }
+  }
+  if (script.empty())
+    throw std::runtime_error("--plot: tools/plot_sweep.py not found; set EOT_PLOT_SCRIPT");
+  char table[] = "/tmp/eot-sweep-XXXXXX.csv";
+  const int fd = mkstemps(table, 4);
+  if (fd < 0) throw std::runtime_error("--plot: cannot create a temporary table");
+  close(fd);
+  io::write_text(table, csv);
+  // Debian's Python, where python3-matplotlib installs (not whatever python3 is first on PATH).
+  const std::string command = "/usr/bin/python3 '" + script + "' '" + table + "' '" + out + "'";
+  const int status = std::system(command.c_str());
+  std::remove(table);
+  if (status != 0) {
+    throw std::runtime_error("--plot: " + command +
+                             " failed (it needs python3 with matplotlib: "
+                             "apt-get install python3-matplotlib)");
+  }
+}
+
+void check_plot_name(const std::string& out) {
+  const auto ends = [&](const char* s) {
+    return out.size() >= std::strlen(s) &&
+           out.compare(out.size() - std::strlen(s), std::strlen(s), s) == 0;
+  };
+  if (!out.empty() && !ends(".png") && !ends(".svg")) {
+    throw CLI::ValidationError("--plot", "'" + out + "' must end in .png or .svg");
+  }
+}
 
 // The largest dense cost the sweep materializes for the exact solver (200 MB of doubles).
 constexpr Index kMaxExactEntries = 25'000'000;
@@ -116,6 +159,7 @@ int sweep(const SweepArgs& args) {
     csv += "\n";
   }
   if (!args.table.empty()) io::write_text(args.table, csv);
+  if (!args.plot.empty()) plot(csv, args.plot);
 
   if (args.json) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -198,6 +242,7 @@ int attention_sweep(const SweepArgs& args) {
     rows.push_back(row);
   }
   if (!args.table.empty()) io::write_text(args.table, csv);
+  if (!args.plot.empty()) plot(csv, args.plot);
   if (args.json) {
     nlohmann::ordered_json j = {{"n", q.rows()},    {"m", k.rows()}, {"d", q.cols()},
                                 {"sqrt_d", sqrt_d}, {"rows", rows},  {"version", kVersion}};
@@ -238,6 +283,8 @@ void add_sweep_command(CLI::App& app, Runner& run) {
   CLI::Option* list = command->add_option("--epsilons", args->list, "E1,E2,...");
   range->excludes(list);
   command->add_option("--table", args->table, "write the table as CSV, one row per epsilon");
+  command->add_option("--plot", args->plot,
+                      "draw the table into FILE.png or FILE.svg (matplotlib)");
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the table");
   command->add_flag("--quiet", args->quiet, "no progress on stderr");
   command->callback([args, &run] {
@@ -245,6 +292,7 @@ void add_sweep_command(CLI::App& app, Runner& run) {
     if (!args->q.empty() && !(args->input.cost.empty() && args->input.x.empty())) {
       throw CLI::ExcludesError("--q", "--cost/--x");
     }
+    check_plot_name(args->plot);
     if (args->range.empty() && args->list.empty())
       throw CLI::RequiredError("--epsilon-range or --epsilons");
     run = [args] {

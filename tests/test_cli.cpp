@@ -387,7 +387,8 @@ TEST_CASE(
            {"--epsilon-range 0.1:1", "--epsilon-range: expected MIN:MAX:COUNT"},
            {"--epsilons 0.1,abc", "--epsilons: 'abc' is not a positive finite number"},
            {"--epsilons 0.1,-1", "--epsilons: '-1' is not a positive finite number"},
-           {"", "--epsilon-range or --epsilons is required"}}) {
+           {"", "--epsilon-range or --epsilons is required"},
+           {"--epsilons 1 --plot p.jpg", "--plot: 'p.jpg' must end in .png or .svg"}}) {
     CAPTURE(grid);
     const Run bad =
         box.run("sweep --x " + ex + "x.csv --y " + ex + "y.csv " + grid + " --table bad.csv");

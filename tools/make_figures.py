@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""Regenerates every figure in docs/figures/ with the eot binary, from data/ and seeded data.
+
+    tools/make_figures.py [--eot build/apps/eot]        (from the repository root)
+
+Needs Debian's python3-numpy and python3-matplotlib. The tables it draws are written next to
+the figures as CSV, so every figure can be checked against numbers.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from plot_sweep import attention_axes, read_table, transport_axes  # noqa: E402
+
+FIGURES = "docs/figures"
+REAL = "data/real"
+
+
+def run(eot, *args):
+    subprocess.run([eot, *args, "--quiet"] if args[0] == "sweep" else [eot, *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def transport_figure(eot, name, title, problem, grid):
+    tables = {}
+    for label, extra in (("", []), (", epsilon scaling", ["--epsilon-scaling"])):
+        path = os.path.join(FIGURES, f"{name}{'_scaling' if extra else ''}.csv")
+        run(eot, "sweep", *problem, "--epsilon-range", grid, "--max-iterations", "200000",
+            "--table", path, *extra)
+        tables[label] = read_table(path)
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4))
+    transport_axes(axes[:3], tables[""])
+    scaled = tables[", epsilon scaling"]
+    axes[2].loglog(scaled["epsilon"], scaled["iterations"], "s--", label="iterations, epsilon scaling")
+    for label, t in tables.items():
+        axes[3].loglog(t["epsilon"], t["solve_time_seconds"], "o-", label=f"time{label or ', warm start'}")
+    axes[3].set_xlabel("epsilon")
+    axes[3].set_ylabel("seconds")
+    axes[3].grid(True, which="both", alpha=0.3)
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(os.path.join(FIGURES, f"{name}.png"), dpi=100)
+    plt.close(fig)
+
+
+def plans_figure(eot, tmp):
+    problem = ["--x", f"{REAL}/grid.csv", "--y", f"{REAL}/grid.csv", "--a", f"{REAL}/digit3.csv",
+               "--b", f"{REAL}/digit8.csv"]
+    fig, axes = plt.subplots(1, 5, figsize=(18, 3.8))
+    for ax, name in zip(axes[:2], ("digit3", "digit8")):
+        ax.imshow(np.loadtxt(f"{REAL}/{name}.csv", delimiter=",").reshape(8, 8), cmap="gray_r")
+        ax.set_title(f"a = {name}" if name == "digit3" else "b = digit8")
+        ax.axis("off")
+    for ax, eps in zip(axes[2:], ("0.1", "0.01", "0.001")):
+        plan = os.path.join(tmp, f"plan_{eps}.npy")
+        run(eot, "solve", *problem, "--epsilon", eps, "--max-iterations", "200000", "--quiet", "--plan", plan)
+        ax.imshow(np.load(plan) ** 0.5, cmap="viridis")
+        ax.set_title(f"plan (sqrt), epsilon = {eps}")
+        ax.set_xlabel("pixel of the 8")
+        ax.set_ylabel("pixel of the 3")
+    fig.tight_layout()
+    fig.savefig(os.path.join(FIGURES, "plans_digits.png"), dpi=100)
+    plt.close(fig)
+
+
+def attention_figures(eot, tmp):
+    rng = np.random.RandomState(1)
+    n, m, d = 64, 64, 64
+    q, k, v = rng.normal(size=(n, d)), rng.normal(size=(m, d)), rng.normal(size=(m, 8))
+    for name, array in (("q", q), ("k", k), ("v", v)):
+        np.savetxt(os.path.join(tmp, f"{name}.csv"), array, delimiter=",")
+    qkv = ["--q", f"{tmp}/q.csv", "--k", f"{tmp}/k.csv", "--v", f"{tmp}/v.csv"]
+    table = os.path.join(FIGURES, "attention_sweep.csv")
+    run(eot, "sweep", *qkv, "--epsilon-range", "0.01:1000:21", "--table", table)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    attention_axes(axes, read_table(table))
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=8)
+    fig.suptitle("softmax(q k^T / epsilon): n = m = d = 64, Gaussian q, k")
+    fig.tight_layout()
+    fig.savefig(os.path.join(FIGURES, "attention_sweep.png"), dpi=100)
+    plt.close(fig)
+
+    # SDPA vs Sinkhorn attention.
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4))
+    for ax, (title, extra) in zip(axes, (("SDPA (1 normalization)", ["--two-sided", "--iterations", "1"]),
+                                         ("2 normalizations", ["--two-sided", "--iterations", "2"]),
+                                         ("9 normalizations", ["--two-sided", "--iterations", "9"]),
+                                         ("Sinkhorn, converged", ["--two-sided"]))):
+        weights = os.path.join(tmp, "w.npy")
+        run(eot, "attention", *qkv, "--out", os.path.join(tmp, "o.csv"), "--weights", weights, *extra)
+        w = np.load(weights)
+        ax.imshow(w, cmap="viridis")
+        ax.set_title(f"{title}\ncolumn sums in [{w.sum(0).min():.2f}, {w.sum(0).max():.2f}]")
+        ax.set_xlabel("key")
+        ax.set_ylabel("query")
+    fig.tight_layout()
+    fig.savefig(os.path.join(FIGURES, "attention_two_sided.png"), dpi=100)
+    plt.close(fig)
+
+    # Why sqrt(d): entropy against d with epsilon = 1 and epsilon = sqrt(d).
+    dims, at_one, at_sqrt = [4, 16, 64, 256, 1024], [], []
+    for dim in dims:
+        np.savetxt(os.path.join(tmp, "qd.csv"), rng.normal(size=(n, dim)), delimiter=",")
+        np.savetxt(os.path.join(tmp, "kd.csv"), rng.normal(size=(m, dim)), delimiter=",")
+        path = os.path.join(tmp, "d.csv")
+        run(eot, "sweep", "--q", f"{tmp}/qd.csv", "--k", f"{tmp}/kd.csv", "--epsilons", "1", "--table", path)
+        t = read_table(path)
+        at_one.append(t["mean_entropy"][t["epsilon"] == 1][0])
+        at_sqrt.append(t["mean_entropy"][t["epsilon_over_sqrt_d"] == 1][0])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogx(dims, at_sqrt, "o-", label="epsilon = sqrt(d)")
+    ax.semilogx(dims, at_one, "s--", label="epsilon = 1")
+    ax.axhline(np.log(m), color="k", lw=1, ls=":", label="log m (uniform)")
+    ax.set_xlabel("d")
+    ax.set_ylabel("mean row entropy (nats)")
+    ax.set_title("unit-variance q, k; m = 64 keys")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(FIGURES, "attention_sqrt_d.png"), dpi=100)
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eot", default="build/apps/eot")
+    eot = parser.parse_args().eot
+    os.makedirs(FIGURES, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        transport_figure(eot, "transport_digits", "handwritten digits: a 3 moved onto an 8 (8 x 8 pixel grid)",
+                         ["--x", f"{REAL}/grid.csv", "--y", f"{REAL}/grid.csv", "--a", f"{REAL}/digit3.csv",
+                          "--b", f"{REAL}/digit8.csv"], "0.001:1:13")
+        transport_figure(eot, "transport_colours", "colours of two photographs (400 pixels each, RGB)",
+                         ["--x", f"{REAL}/china_rgb.csv", "--y", f"{REAL}/flower_rgb.csv"], "0.003:1:6")
+        plans_figure(eot, tmp)
+        attention_figures(eot, tmp)
+    print("figures written to", FIGURES)
+
+
+if __name__ == "__main__":
+    main()
