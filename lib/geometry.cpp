@@ -178,7 +178,10 @@ CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)) {
                 << ": costs must be finite, or +inf for a forbidden pair";
         throw InvalidArgument(message.str());
       }
-      has_forbidden_ = has_forbidden_ || std::isinf(c);
+      if (std::isinf(c))
+        has_forbidden_ = true;
+      else
+        magnitude_ = std::max(magnitude_, std::abs(double(c)));
     }
   }
 }
@@ -251,6 +254,20 @@ template <typename T>
 std::string PointCloud<T>::describe() const {
   return "point cloud " + std::to_string(rows()) + " x " + std::to_string(cols()) +
          ", d = " + std::to_string(x_.cols()) + ", " + to_string(metric_);
+}
+
+template <typename T>
+double PointCloud<T>::cost_magnitude() const {
+  const double x_max = std::sqrt(double(x_sq_.maxCoeff())), y_max = std::sqrt(double(y_sq_.maxCoeff()));
+  switch (metric_) {
+    case Metric::SqEuclidean:
+      return (x_max + y_max) * (x_max + y_max);
+    case Metric::Euclidean:
+      return x_max + y_max;
+    case Metric::NegDot:
+      return x_max * y_max;
+  }
+  return kInf;
 }
 
 template <typename T>

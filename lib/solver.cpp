@@ -64,6 +64,22 @@ void check_weights(const char* name, const Vector<T>& w, Index size, const char*
   }
 }
 
+// The solver works with C_ij / epsilon in precision T. Beyond 1 / (unit roundoff) those
+// numbers no longer resolve differences of order 1 in the exponents: the potentials and the
+// plan they define would be noise (and could overflow).
+template <typename T>
+void check_resolution(const Problem<T>& problem) {
+  const double limit = 1 / std::numeric_limits<T>::epsilon();
+  const double magnitude = problem.geometry->cost_magnitude();
+  if (magnitude / problem.epsilon > limit) {
+    reject("epsilon is " + str(problem.epsilon) + " but the costs reach " + str(magnitude) +
+           ": |C| / epsilon = " + str(magnitude / problem.epsilon) + " is beyond what " +
+           (std::is_same_v<T, float> ? "float" : "double") + " resolves (" + str(limit) +
+           "); raise epsilon, shift or rescale the costs" +
+           (std::is_same_v<T, float> ? ", or use double" : ""));
+  }
+}
+
 void check_rho(const char* name, double rho) {
   if (std::isnan(rho) || rho < 0) {
     reject(std::string(name) + " is " + str(rho) +
@@ -149,6 +165,7 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
   if (!std::isfinite(problem.epsilon) || problem.epsilon <= 0) {
     reject("epsilon is " + str(problem.epsilon) + ": it must be positive and finite");
   }
+  check_resolution(problem);
   check_rho("rho_a", problem.rho_a);
   check_rho("rho_b", problem.rho_b);
   check_options(options, problem.n(), problem.m());

@@ -47,6 +47,17 @@ TEST_CASE("bad problems are refused with the field, the value and the rule") {
     p.epsilon = -1;
     CHECK(rejection(p) == "epsilon is -1: it must be positive and finite");
   }
+  SUBCASE("epsilon must be resolvable next to the costs") {
+    p = dense_problem(MatrixD::Constant(2, 2, -3e12), 1e-4);
+    CHECK(rejection(p) ==
+          "epsilon is 0.0001 but the costs reach 3e+12: |C| / epsilon = 3e+16 is beyond what "
+          "double resolves (4.5036e+15); raise epsilon, shift or rescale the costs");
+    const eot::Problem<float> q(std::make_shared<eot::CostMatrix<float>>(Eigen::MatrixXf::Ones(2, 2)),
+                                1e-7);
+    CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::solve(q); }),
+                   "is beyond what float resolves (8.38861e+06); raise epsilon, shift or rescale "
+                   "the costs, or use double"));
+  }
   SUBCASE("rho") {
     p.rho_a = -2;
     CHECK(rejection(p) == "rho_a is -2: it must be in [0, inf] (inf = hard, 0 = free)");

@@ -33,6 +33,9 @@ class Geometry {
   virtual std::string describe() const = 0;
   // True if some cost may be +inf (a forbidden pair).
   virtual bool may_forbid() const = 0;
+  // An upper bound on |C_ij| over the finite costs, known without a pass over them. The
+  // solver needs C_ij / epsilon to be resolvable in the precision T (see validate()).
+  virtual double cost_magnitude() const = 0;
   // Costs of rows [i0, i0 + ni) and columns [j0, j0 + nj). The view points into the
   // geometry's storage or into `scratch` (which the caller owns, one per thread).
   virtual Tile tile(Index i0, Index j0, Index ni, Index nj, Matrix<T>& scratch) const = 0;
@@ -78,12 +81,14 @@ class CostMatrix final : public Geometry<T> {
   Index cols() const override { return cost_.cols(); }
   std::string describe() const override;
   bool may_forbid() const override { return has_forbidden_; }
+  double cost_magnitude() const override { return magnitude_; }
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
                                   Matrix<T>& scratch) const override;
 
  private:
   Matrix<T> cost_;
   bool has_forbidden_ = false;
+  double magnitude_ = 0;  // max |C_ij| over the finite entries
 };
 
 enum class Metric {
@@ -110,6 +115,8 @@ class PointCloud final : public Geometry<T> {
   Index cols() const override { return y_.rows(); }
   std::string describe() const override;
   bool may_forbid() const override { return false; }
+  // From the largest norms: (|x| + |y|)^2, |x| + |y| or |x| |y|.
+  double cost_magnitude() const override;
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
                                   Matrix<T>& scratch) const override;
 
