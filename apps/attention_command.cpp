@@ -7,6 +7,7 @@
 
 #include "common.hpp"
 #include "eot/io.hpp"
+#include "interrupt.hpp"
 
 namespace eot::cli {
 
@@ -114,6 +115,7 @@ int attention(const AttentionArgs& args) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+  throw_if_interrupted();
   io::write_matrix(args.out, out.template cast<double>());
   if (!args.weights.empty()) io::write_matrix(args.weights, weights.template cast<double>());
   for (const auto& [file, grad] :

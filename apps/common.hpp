@@ -15,7 +15,8 @@ namespace eot::cli {
 enum Exit { kConverged = 0, kInternal = 1, kBadInput = 2, kNotConverged = 3 };
 inline constexpr const char* kExitCodes =
     "Exit codes: 0 converged; 2 bad input (usage, unreadable or malformed file, validation "
-    "failure); 3 finished without converging (outputs are still written); 1 internal error.";
+    "failure); 3 finished without converging (outputs are still written); 1 internal error; "
+    "130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (no output is written).";
 
 // Bad input ends the run with exit code 2 and this one-line message.
 [[noreturn]] inline void bad_input(const std::string& message) {

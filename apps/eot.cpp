@@ -1,8 +1,11 @@
 // The `eot` command line: parses, reads files, calls the library, writes results, and maps how
 // the run ended to an exit code. No algorithm lives in apps/.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "common.hpp"
+#include "interrupt.hpp"
 
 int main(int argc, char** argv) {
   using namespace eot::cli;
@@ -28,8 +31,13 @@ int main(int argc, char** argv) {
     std::cerr << "eot: " << e.what() << " (see eot " << command << "--help)\n";
     return kBadInput;
   }
+  install_interrupt_handlers();
   try {
     return run();
+  } catch (const Interrupted& e) {
+    if (isatty(STDERR_FILENO)) std::cerr << "\n";  // end a progress line
+    std::cerr << "eot: " << e.what() << "\n";
+    return 128 + e.signal;
   } catch (const eot::InvalidArgument& e) {
     std::cerr << "eot: " << e.what() << "\n";
     return kBadInput;

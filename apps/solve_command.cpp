@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eot/io.hpp"
+#include "interrupt.hpp"
 #include "problem_input.hpp"
 
 namespace eot::cli {
@@ -59,8 +60,10 @@ int solve(const SolveArgs& args) {
   SolverOptions options = args.input.options;
   bool printed = false;
   options.callback = progress_printer(!args.quiet && !args.json && isatty(STDERR_FILENO), printed);
+  options.interrupt = interrupt_flag();
   const Result result = eot::solve(problem, options);
   if (printed) std::fputc('\n', stderr);
+  throw_if_interrupted();
 
   const int threads = options.threads;
   if (!args.plan.empty()) {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "eot/io.hpp"
+#include "interrupt.hpp"
 #include "problem_input.hpp"
 
 namespace eot::cli {
@@ -114,6 +115,7 @@ int sweep(const SweepArgs& args) {
   // From the largest epsilon down, each solve starting from the previous potentials.
   std::vector<Result> results(grid.size());
   SolverOptions options = args.input.options;
+  options.interrupt = interrupt_flag();
   const bool progress = !args.quiet && !args.json && isatty(STDERR_FILENO);
   for (std::size_t k = grid.size(); k-- > 0;) {
     problem.epsilon = grid[k];
@@ -123,6 +125,7 @@ int sweep(const SweepArgs& args) {
       std::fflush(stderr);
     }
     results[k] = solve(problem, options);
+    throw_if_interrupted();
     if (results[k].f.allFinite() && results[k].g.allFinite()) {
       options.initial_f = results[k].f;
       options.initial_g = results[k].g;
@@ -140,6 +143,7 @@ int sweep(const SweepArgs& args) {
             .template cast<double>();
     exact =
         exact_ot(cost, problem.a.template cast<double>(), problem.b.template cast<double>()).cost;
+    throw_if_interrupted();
   }
 
   std::string csv =
@@ -221,6 +225,7 @@ int attention_sweep(const SweepArgs& args) {
   char line[512];
   for (double e : grid) {
     Matrix<T> weights;
+    throw_if_interrupted();
     const Matrix<T> out = attention::forward(q, k, v, e, {}, &weights, args.input.options.threads);
     const attention::WeightStats s = attention::weight_stats(weights, q, k);
     const double change = (out - reference).cwiseAbs().maxCoeff();

@@ -52,7 +52,8 @@ Eigen::ArrayXXd log_plan(const typename Geometry<T>::Tile& c, const Eigen::Vecto
 }  // namespace
 
 template <typename T>
-void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int threads) const {
+void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int threads,
+                           const std::atomic<bool>* interrupt) const {
   const Vector<T> h_t = h.cast<T>();
   const T inv_eps = T(1 / epsilon);
   VectorXd max = VectorXd::Constant(rows(), -kInf), sum = VectorXd::Zero(rows());
@@ -63,12 +64,13 @@ void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int
       absorb(max[i0 + r], sum[i0 + r], double(z.maxCoeff()),
              [&](double shift) { return exp_or_zero(z - T(shift)).template cast<double>().sum(); });
     }
-  });
+  }, interrupt);
   out = finish_lse(max, sum);
 }
 
 template <typename T>
-void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int threads) const {
+void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int threads,
+                           const std::atomic<bool>* interrupt) const {
   const Vector<T> h_t = h.cast<T>();
   const T inv_eps = T(1 / epsilon);
   VectorXd max = VectorXd::Constant(cols(), -kInf), sum = VectorXd::Zero(cols());
@@ -89,7 +91,7 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
         (sum.segment(j0, c.cols()).transpose().array() * exp_or_zero(old_max - shift) + added)
             .transpose();
     max.segment(j0, c.cols()) = new_max.transpose();
-  });
+  }, interrupt);
   out = finish_lse(max, sum);
 }
 

@@ -24,6 +24,8 @@ const char* to_string(Status status) {
       return "stopped";
     case Status::AbortedByCallback:
       return "aborted";
+    case Status::Interrupted:
+      return "interrupted";
   }
   return "unknown";
 }
@@ -225,7 +227,9 @@ class Sinkhorn {
           return finish(result, iterations, elapsed);
         }
         ++iterations;
-        if (!update_f() || !update_g()) {
+        const bool finite = update_f() && update_g();
+        if (interrupted()) return finish_interrupted(result, iterations - 1, elapsed);
+        if (!finite) {
           result.status = Status::NumericalFailure;
           result.message = "an update at iteration " + std::to_string(iterations) + " (epsilon " +
                            str(eps_) + ") produced a non-finite potential; the last finite " +
@@ -240,6 +244,7 @@ class Sinkhorn {
         const bool free = (tau_a_ == 0 || row_current_) && (tau_b_ == 0 || col_current_);
         if (iterations % o_.check_every != 0 && iterations != o_.max_iterations && !free) continue;
         const double error = marginal_error();
+        if (interrupted()) return finish_interrupted(result, iterations, elapsed);
         result.history.push_back({iterations, eps_, error});
         if (error <= threshold_) {
           result.status = Status::Converged;
@@ -288,19 +293,20 @@ class Sinkhorn {
     row_current_ = col_current_ = false;
   }
 
-  // f_i <- -tau_a epsilon LSE_j [log b_j + (g_j - C_ij) / epsilon]; false if not finite.
+  bool interrupted() const { return o_.interrupt && o_.interrupt->load(std::memory_order_relaxed); }
+
+  // f_i <- -tau_a epsilon LSE_j [log b_j + (g_j - C_ij) / epsilon]. False if the result is not
+  // finite or the pass was interrupted; f is then unchanged.
   bool update_f() {
     if (tau_a_ == 0) return true;  // a free side keeps f = 0
-    ensure_row_lse();
-    if (!damped_update(row_lse_, tau_a_, f_)) return false;
+    if (!ensure_row_lse() || !damped_update(row_lse_, tau_a_, f_)) return false;
     col_current_ = false;
     return true;
   }
 
   bool update_g() {
     if (tau_b_ == 0) return true;
-    ensure_col_lse();
-    if (!damped_update(col_lse_, tau_b_, g_)) return false;
+    if (!ensure_col_lse() || !damped_update(col_lse_, tau_b_, g_)) return false;
     row_current_ = false;
     return true;
   }
@@ -314,19 +320,24 @@ class Sinkhorn {
     return true;
   }
 
-  void ensure_row_lse() {
-    if (row_current_) return;
-    geometry_.lse_rows(log_b_ + g_ / eps_, eps_, row_lse_, o_.threads);
-    row_current_ = true;
+  // False if the pass was interrupted (its output is then not kept).
+  bool ensure_row_lse() {
+    if (!row_current_) {
+      geometry_.lse_rows(log_b_ + g_ / eps_, eps_, row_lse_, o_.threads, o_.interrupt);
+      row_current_ = !interrupted();
+    }
+    return row_current_;
   }
 
-  void ensure_col_lse() {
-    if (col_current_) return;
-    geometry_.lse_cols(log_a_ + f_ / eps_, eps_, col_lse_, o_.threads);
-    col_current_ = true;
+  bool ensure_col_lse() {
+    if (!col_current_) {
+      geometry_.lse_cols(log_a_ + f_ / eps_, eps_, col_lse_, o_.threads, o_.interrupt);
+      col_current_ = !interrupted();
+    }
+    return col_current_;
   }
 
-  // r = P 1 and c = P^T 1 of the current potentials.
+  // r = P 1 and c = P^T 1 of the current potentials (meaningless if interrupted).
   VectorXd row_marginal() {
     ensure_row_lse();
     return detail::exp_or_zero(log_a_.array() + f_.array() / eps_ + row_lse_.array());
@@ -365,10 +376,22 @@ class Sinkhorn {
   }
 
   template <typename Elapsed>
+  Result finish_interrupted(Result& result, int completed, Elapsed elapsed) {
+    result.status = Status::Interrupted;
+    result.message = "interrupted after " + std::to_string(completed) +
+                     " iterations; f and g are the potentials of the last completed update";
+    result.iterations = completed;
+    describe_problem(result);
+    result.solve_time_seconds = elapsed();
+    return result;
+  }
+
+  template <typename Elapsed>
   Result finish(Result& result, int iterations, Elapsed elapsed) {
     result.iterations = iterations;
     if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
     const VectorXd r = row_marginal(), c = col_marginal();
+    if (interrupted()) return finish_interrupted(result, iterations, elapsed);
     result.marginal_error = marginal_error();
     result.mass = r.sum();
     result.transport_cost = geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
@@ -390,10 +413,17 @@ class Sinkhorn {
       result.status = Status::NumericalFailure;
       result.message += "; the final values are not finite (overflow in the plan)";
     }
-    result.f = f_;
-    result.g = g_;
     result.row_marginal = r;
     result.col_marginal = c;
+    describe_problem(result);
+    result.solve_time_seconds = elapsed();
+    return result;
+  }
+
+  // The potentials and what the result says about the problem.
+  void describe_problem(Result& result) const {
+    result.f = f_;
+    result.g = g_;
     result.geometry = geometry_.describe();
     result.regime = p_.regime();
     result.precision = std::is_same_v<T, float> ? "float" : "double";
@@ -403,8 +433,6 @@ class Sinkhorn {
     result.rho_a = p_.rho_a;
     result.rho_b = p_.rho_b;
     result.tolerance = effective_tolerance<T>(o_);
-    result.solve_time_seconds = elapsed();
-    return result;
   }
 
   const Problem<T>& p_;

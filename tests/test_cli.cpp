@@ -1,13 +1,17 @@
 // The eot command line, run as a user would: exit codes, messages, outputs, atomic writes.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "helpers.hpp"
 
@@ -427,4 +431,45 @@ TEST_CASE("cli: the attention sweep goes from hard to uniform attention and mark
   const Run bad = box.run("sweep --q " + ex + "q.csv --k " + ex + "x.csv --epsilons 1");
   CHECK(bad.exit == 2);
   CHECK(contains(bad.err, "q.csv has d = 4 columns but " + ex + "x.csv has 2"));
+}
+
+TEST_CASE("cli: SIGINT and SIGTERM stop a long solve at once, with no output written") {
+  Sandbox box;
+  eot::io::write_matrix(box.file("x.npy"), uniform_matrix(20000, 2, 1));
+  eot::io::write_matrix(box.file("y.npy"), uniform_matrix(20000, 2, 2));
+  const std::string kept = box.write("f.csv", "an existing file\n");
+  for (auto [signal, code] : {std::pair{SIGINT, 130}, {SIGTERM, 143}}) {
+    CAPTURE(signal);
+    const std::string out = box.file("stdout.txt"), err = box.file("stderr.txt");
+    const std::string x = box.file("x.npy"), y = box.file("y.npy"), plan = box.file("plan.npy");
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {  // the CLI, on a problem that would run for minutes
+      // Only async-signal-safe calls between fork and exec.
+      const int out_fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err_fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (out_fd < 0 || err_fd < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(99);
+      execl(EOT_CLI, EOT_CLI, "solve", "--x", x.c_str(), "--y", y.c_str(), "--epsilon", "1e-4",
+            "--potentials", kept.c_str(), "--plan", plan.c_str(), static_cast<char*>(nullptr));
+      _exit(98);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const auto sent = std::chrono::steady_clock::now();
+    kill(child, signal);
+    int status = 0;
+    waitpid(child, &status, 0);
+    const double latency =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == code);
+    CHECK(latency < 5);  // one block of rows, not the rest of the solve
+    CHECK(contains(slurp(box.dir / "stderr.txt"),
+                   std::string("interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                       "; no output was written"));
+    CHECK(slurp(box.dir / "stdout.txt").empty());
+    CHECK(slurp(kept) == "an existing file\n");
+    CHECK(!std::filesystem::exists(plan));
+    CHECK(std::distance(std::filesystem::directory_iterator(box.dir),
+                        std::filesystem::directory_iterator()) == 5);  // x, y, f, stdout, stderr
+  }
 }

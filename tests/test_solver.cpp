@@ -1,6 +1,10 @@
 // The solver against closed forms, exact OT and the invariants of MATH.md, in every regime.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "helpers.hpp"
 
 using namespace test;
@@ -358,6 +362,46 @@ TEST_CASE("warm start, iteration budget and the callback") {
       CHECK(r.history.size() == 3);
     }
   }
+  SUBCASE("an interrupt flag already set stops before the first update completes") {
+    std::atomic<bool> stop{true};
+    eot::SolverOptions o = tight();
+    o.interrupt = &stop;
+    const eot::Result r = eot::solve(p, o);
+    CHECK(r.status == eot::Status::Interrupted);
+    CHECK(r.iterations == 0);
+    CHECK(r.f == VectorXd::Zero(p.n()));
+    CHECK(r.row_marginal.size() == 0);
+    CHECK(contains(r.brief_report(), "interrupted"));
+  }
+}
+
+TEST_CASE("an interrupt from another thread stops a long point-cloud solve within a pass") {
+  const MatrixD x = uniform_matrix(2000, 2, 1), y = uniform_matrix(2000, 2, 2);
+  eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(x, y), 1e-4);
+  std::atomic<bool> stop{false};
+  int last_check = 0;
+  eot::SolverOptions o;
+  o.interrupt = &stop;
+  o.threads = 2;
+  o.callback = [&](const eot::IterationInfo& info) {
+    last_check = info.iteration;
+    if (info.iteration == 20) {  // from here on, stop from another thread mid-pass
+      std::thread([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        stop = true;
+      }).detach();
+    }
+    return eot::CallbackAction::Continue;
+  };
+  const eot::Result r = eot::solve(p, o);
+  CHECK(r.status == eot::Status::Interrupted);
+  CHECK(r.iterations >= 20);
+  CHECK(r.iterations <= last_check + 10);
+  // The interrupted pass left nothing behind: g is that of the last completed iteration.
+  eot::SolverOptions same;
+  same.threads = 2;
+  same.max_iterations = r.iterations;
+  CHECK(eot::solve(p, same).g == r.g);
 }
 
 TEST_CASE("reports name the status and the values") {

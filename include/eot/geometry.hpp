@@ -6,6 +6,7 @@
 // fly, so a point-cloud solve never holds an n x m array.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -44,10 +45,14 @@ class Geometry {
   // Each output entry is computed by one thread in a fixed order: results do not depend
   // on the thread count.
   //
+  // If `*interrupt` turns true during a pass, the pass stops early and `out` is meaningless.
+  //
   // out_i = LSE_j (h_j - C_ij / epsilon), and -inf when every term is -inf.
-  void lse_rows(const Eigen::VectorXd& h, double epsilon, Eigen::VectorXd& out, int threads) const;
+  void lse_rows(const Eigen::VectorXd& h, double epsilon, Eigen::VectorXd& out, int threads,
+                const std::atomic<bool>* interrupt = nullptr) const;
   // out_j = LSE_i (h_i - C_ij / epsilon), and -inf when every term is -inf.
-  void lse_cols(const Eigen::VectorXd& h, double epsilon, Eigen::VectorXd& out, int threads) const;
+  void lse_cols(const Eigen::VectorXd& h, double epsilon, Eigen::VectorXd& out, int threads,
+                const std::atomic<bool>* interrupt = nullptr) const;
 
   // The kernels below act on the plan P_ij = exp(alpha_i + beta_j - C_ij / epsilon)
   // (forbidden pairs and -inf log-weights give P_ij = 0), never materializing it.

@@ -1,6 +1,7 @@
 // Solving: options (how to iterate), the log-domain Sinkhorn solver, and its result.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -15,9 +16,11 @@ enum class Status {
   NumericalFailure,      // an update would have produced a non-finite value; the last finite
                          // potentials are returned
   StoppedByCallback,     // the callback asked to stop; the values are those of the last state
-  AbortedByCallback,     // the callback asked to abort (e.g. an interrupt)
+  AbortedByCallback,     // the callback asked to abort
+  Interrupted,           // SolverOptions::interrupt turned true; f and g are the potentials of
+                         // the last completed update, no other value is evaluated
 };
-// "converged", "max_iterations", "numerical_failure", "stopped", "aborted".
+// "converged", "max_iterations", "numerical_failure", "stopped", "aborted", "interrupted".
 const char* to_string(Status status);
 
 // What the callback sees at each convergence check.
@@ -56,6 +59,10 @@ struct SolverOptions {
   Eigen::VectorXd initial_f;
   Eigen::VectorXd initial_g;
   IterationCallback callback;  // called at every check; may stop or abort the solve
+  // Asynchronous cancellation, e.g. set from a signal handler (std::atomic<bool> is lock-free):
+  // once true, the running pass over the costs stops within a block of 64 rows or 256 columns
+  // and the solve returns Status::Interrupted. Checked only, never written.
+  const std::atomic<bool>* interrupt = nullptr;
 };
 
 // The tolerance a solve of precision T uses with these options.
@@ -94,6 +101,8 @@ struct Result {
   double mass = 0;     // sum P
   double solve_time_seconds = 0;
   std::vector<Check> history;  // every convergence check
+  // Interrupted results carry f and g (and the problem fields) only: the marginals are empty
+  // and the values 0, since evaluating them would take more passes over the costs.
 
   bool converged() const { return status == Status::Converged; }
   // One line: status, iterations, error, cost, time.

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <omp.h>
+
+#include <atomic>
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
@@ -38,9 +40,11 @@ enum class Along { Rows, Cols };
 // Calls visit(i0, j0, tile) for every tile of the cost. Along::Rows: blocks of rows are shared
 // among threads and each block's tiles are visited left to right by one thread, so a kernel
 // that reduces each row into its own output slot is deterministic. Along::Cols: the same with
-// blocks of columns, visited top to bottom.
+// blocks of columns, visited top to bottom. Once `*interrupt` is true the remaining blocks are
+// skipped (the pass is then incomplete: the caller must check the flag and drop its output).
 template <typename T, typename Visit>
-void for_each_tile(const Geometry<T>& geometry, Along along, int threads, Visit&& visit) {
+void for_each_tile(const Geometry<T>& geometry, Along along, int threads, Visit&& visit,
+                   const std::atomic<bool>* interrupt = nullptr) {
   const Index n = geometry.rows(), m = geometry.cols();
   const bool rows = along == Along::Rows;
   const Index block = rows ? kTileRows : kTileCols, step = rows ? kTileCols : kTileRows;
@@ -52,6 +56,7 @@ void for_each_tile(const Geometry<T>& geometry, Along along, int threads, Visit&
     Matrix<T> scratch;
 #pragma omp for schedule(static)
     for (Index k = 0; k < blocks; ++k) {
+      if (interrupt && interrupt->load(std::memory_order_relaxed)) continue;
       const Index o0 = k * block, no = std::min(block, outer - o0);
       for (Index p0 = 0; p0 < inner; p0 += step) {
         const Index np = std::min(step, inner - p0);

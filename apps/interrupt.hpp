@@ -1,0 +1,24 @@
+// Ctrl-C and kill: the first SIGINT or SIGTERM sets a flag that long solves watch
+// (SolverOptions::interrupt); the command then stops before writing any output and the run
+// exits with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). A second signal ends
+// the process at once, the default way.
+#pragma once
+
+#include <atomic>
+#include <stdexcept>
+
+namespace eot::cli {
+
+// Thrown by throw_if_interrupted(); main() turns it into the message and the exit code.
+struct Interrupted : std::runtime_error {
+  explicit Interrupted(int signal);
+  int signal;
+};
+
+void install_interrupt_handlers();
+// The flag to hand to SolverOptions::interrupt.
+const std::atomic<bool>* interrupt_flag();
+// Call between steps, and before writing outputs.
+void throw_if_interrupted();
+
+}  // namespace eot::cli
