@@ -57,6 +57,11 @@ Eigen::VectorXd concatenate(const Eigen::VectorXd& first, const Eigen::VectorXd&
 template <typename T>
 int solve(const SolveArgs& args) {
   const Problem<T> problem = read_problem<T>(args.input, args.epsilon);
+  if (!args.plan.empty()) {  // refused before the solve, not after
+    require_dense_fits(problem.n(), problem.m(), sizeof(T) + sizeof(double), "--plan",
+                       "write --potentials instead: P_ij = a_i b_j exp((f_i + g_j - C_ij) / "
+                       "epsilon)");
+  }
   SolverOptions options = args.input.options;
   bool printed = false;
   options.callback = progress_printer(!args.quiet && !args.json && isatty(STDERR_FILENO), printed);

@@ -9,6 +9,7 @@
 #include "detail/exp.hpp"
 #include "detail/tiles.hpp"
 #include "eot/error.hpp"
+#include "eot/memory.hpp"
 #include "eot/solver.hpp"
 
 namespace eot::attention {
@@ -115,7 +116,11 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
   const T inv_eps = T(1 / check(q, k, v, epsilon, mask));
   const Index n = q.rows(), m = k.rows(), dv = v.cols();
   Matrix<T> out(n, dv);
-  if (weights) weights->resize(n, m);
+  if (weights) {
+    require_dense_fits(n, m, sizeof(T), "the attention weights",
+                       "call forward() without weights: the fused kernel never forms them");
+    weights->resize(n, m);
+  }
   const Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
   using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
 #pragma omp parallel num_threads( \
@@ -330,6 +335,8 @@ Matrix<T> weights(const Matrix<T>& q, const Matrix<T>& k, double epsilon, const 
     return p;
   }
   const T inv_eps = T(1 / check(q, k, no_values, epsilon, mask));
+  require_dense_fits(q.rows(), k.rows(), 2 * sizeof(T), "the attention weights",
+                     "split the queries into blocks");
   Matrix<T> s;
   scores(q, k, mask, inv_eps, 0, q.rows(), 0, k.rows(), s);
   p.resize(q.rows(), k.rows());
@@ -356,6 +363,8 @@ Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v
                           " x " + std::to_string(v.cols()));
   }
   check_finite("grad_output", grad_output);
+  require_dense_fits(q.rows(), k.rows(), 3 * sizeof(T), "the backward pass",
+                     "split the queries into blocks (the gradients add up over blocks)");
   Gradients<T> g;
   const Matrix<T> u = grad_output * v.transpose();  // u_ij = <dO_i, v_j> = dL/dp_ij
   Matrix<T> p;

@@ -6,6 +6,7 @@
 #include "detail/exp.hpp"
 #include "detail/tiles.hpp"
 #include "eot/error.hpp"
+#include "eot/memory.hpp"
 
 namespace eot {
 
@@ -137,6 +138,7 @@ Eigen::MatrixXd Geometry<T>::apply_plan_transpose(const VectorXd& alpha, const V
 template <typename T>
 Matrix<T> Geometry<T>::plan(const VectorXd& alpha, const VectorXd& beta, double epsilon,
                             int threads) const {
+  require_dense_fits(rows(), cols(), sizeof(T), "the plan", kPlanAdvice);
   Matrix<T> out(rows(), cols());
   for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
     out.block(i0, j0, c.rows(), c.cols()) =

@@ -473,3 +473,13 @@ TEST_CASE("cli: SIGINT and SIGTERM stop a long solve at once, with no output wri
                         std::filesystem::directory_iterator()) == 5);  // x, y, f, stdout, stderr
   }
 }
+
+TEST_CASE("cli: a plan that cannot fit is refused before the solve, pointing to --potentials") {
+  Sandbox box;
+  eot::io::write_matrix(box.file("x.npy"), uniform_matrix(400000, 2, 1));
+  const Run r = box.run("solve --x x.npy --y x.npy --epsilon 0.01 --plan plan.npy");
+  CHECK(r.exit == 2);
+  CHECK(contains(r.err, "eot: --plan (400000 x 400000) needs 2.56e+03 GB but "));
+  CHECK(contains(r.err, "write --potentials instead"));
+  CHECK(!std::filesystem::exists(box.file("plan.npy")));
+}

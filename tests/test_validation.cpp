@@ -132,3 +132,19 @@ TEST_CASE("bad options are refused by name") {
   CHECK(contains(message_of<eot::InvalidArgument>([] { eot::Problem<double> q(nullptr, 1.0); }),
                  "geometry: is null"));
 }
+
+TEST_CASE("dense arrays that cannot fit in memory are refused up front, with the alternative") {
+  REQUIRE(eot::available_memory() > 0);
+  const Index n = 400000;  // a 400000 x 400000 plan: 1.3 TB in double
+  const auto cloud = std::make_shared<eot::PointCloud<double>>(uniform_matrix(n, 2, 1),
+                                                               uniform_matrix(n, 2, 2));
+  const eot::Problem<double> p(cloud, 0.01);
+  const std::string message = message_of<eot::InvalidArgument>(
+      [&] { p.plan(VectorXd::Zero(n), VectorXd::Zero(n)); });
+  CHECK(contains(message, "the plan (400000 x 400000) needs 1.28e+03 GB but "));
+  CHECK(contains(message, "GB of memory is available; use the potentials instead"));
+  CHECK(contains(message_of<eot::InvalidArgument>([&] {
+                   eot::require_dense_fits(1 << 20, 1 << 20, 8, "a test", "do less");
+                 }),
+                 "a test (1048576 x 1048576) needs 8.8e+03 GB but "));
+}

@@ -10,6 +10,7 @@
 #include "eot/error.hpp"
 #include "eot/exact.hpp"
 #include "eot/geometry.hpp"
+#include "eot/memory.hpp"
 #include "eot/problem.hpp"
 #include "eot/solver.hpp"
 #include "eot/types.hpp"

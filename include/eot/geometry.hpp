@@ -66,7 +66,7 @@ class Geometry {
   Eigen::MatrixXd apply_plan_transpose(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta,
                                        double epsilon, const Eigen::Ref<const Eigen::MatrixXd>& w,
                                        int threads) const;
-  // The plan itself, n x m.
+  // The plan itself, n x m; InvalidArgument if it cannot fit in memory.
   Matrix<T> plan(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon,
                  int threads) const;
 
