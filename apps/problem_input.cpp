@@ -93,6 +93,10 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
   app.add_option("--stage-iterations", input.options.epsilon_scaling.iterations_per_stage,
                  "iterations per scaling stage")
       ->capture_default_str();
+  app.add_flag("!--no-acceleration", input.options.acceleration.enabled,
+               "plain Sinkhorn: no over-relaxation");
+  app.add_option("--omega", input.options.acceleration.omega,
+                 "fixed over-relaxation in [1, 2) (default: from the measured rate)");
 }
 
 void require_geometry(const ProblemInput& input) {

@@ -43,6 +43,7 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["precision"] = r.precision;
   j["tolerance"] = r.tolerance;
   j["stages"] = r.stages;
+  j["omega"] = r.omega;
   j["history"] = history;
   j["version"] = kVersion;
   return j;

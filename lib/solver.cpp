@@ -139,6 +139,13 @@ void check_options(const SolverOptions& o, Index n, Index m) {
     reject("epsilon_scaling.initial_epsilon is " + str(s.initial_epsilon) +
            ": it must be finite and >= 0 (0 = the cost range)");
   }
+  if (!(o.acceleration.max_omega >= 1 && o.acceleration.max_omega < 2)) {
+    reject("acceleration.max_omega is " + str(o.acceleration.max_omega) + ": it must be in [1, 2)");
+  }
+  if (!(o.acceleration.omega == 0 || (o.acceleration.omega >= 1 && o.acceleration.omega < 2))) {
+    reject("acceleration.omega is " + str(o.acceleration.omega) +
+           ": it must be in [1, 2), or 0 for the rule");
+  }
   if (s.iterations_per_stage < 1) {
     reject("epsilon_scaling.iterations_per_stage is " + std::to_string(s.iterations_per_stage) +
            ": it must be >= 1");
@@ -270,6 +277,7 @@ class Sinkhorn {
             return finish(result, iterations, elapsed);
           }
         }
+        relax(error, iterations);
       }
     }
     return result;  // not reached: the target stage only ends by returning
@@ -288,6 +296,36 @@ class Sinkhorn {
     }
     stages.push_back(p_.epsilon);
     return stages;
+  }
+
+  // At each check of the target stage. Plain iterations until two checks give the rate, then
+  // omega from it. Over-relaxed iterations may raise the error for a while before it falls
+  // faster; they are judged against where they started: 10 times that error, or no progress
+  // after 5 checks, and the solver goes back there with omega = 1 for good.
+  void relax(double error, int iteration) {
+    if (!o_.acceleration.enabled || fell_back_) return;
+    if (omega_ == 1) {
+      if (previous_.iteration > 0 && error < previous_.error) {
+        const double rate =
+            std::pow(error / previous_.error, 1.0 / (iteration - previous_.iteration));
+        omega_ = o_.acceleration.omega > 0
+                     ? o_.acceleration.omega
+                     : std::min(o_.acceleration.max_omega, 2 / (1 + std::sqrt(1 - rate)));
+        start_ = {iteration, error, f_, g_};
+      }
+      previous_ = {iteration, error, {}, {}};
+      return;
+    }
+    const bool blew_up = !(error <= 10 * start_.error);
+    const bool stalled =
+        iteration - start_.iteration >= 5 * o_.check_every && error >= start_.error;
+    if (blew_up || stalled) {
+      f_ = start_.f;
+      g_ = start_.g;
+      row_current_ = col_current_ = false;
+      omega_ = 1;
+      fell_back_ = true;
+    }
   }
 
   void set_epsilon(double epsilon) {
@@ -317,8 +355,10 @@ class Sinkhorn {
 
   // potential <- -tau epsilon lse; an entry whose LSE is empty (a zero-weight row or column
   // with no admissible pair) gets 0. Leaves the potential untouched if any entry is not finite.
+  // With over-relaxation, the potential then moves omega times that far.
   bool damped_update(const VectorXd& lse, double tau, VectorXd& potential) const {
-    const VectorXd next = (lse.array() == -kInf).select(0.0, -tau * eps_ * lse.array());
+    VectorXd next = (lse.array() == -kInf).select(0.0, -tau * eps_ * lse.array());
+    if (omega_ != 1) next = potential + omega_ * (next - potential);
     if (!next.allFinite()) return false;
     potential = next;
     return true;
@@ -393,6 +433,7 @@ class Sinkhorn {
   template <typename Elapsed>
   Result finish(Result& result, int iterations, Elapsed elapsed) {
     result.iterations = iterations;
+    result.omega = omega_;
     if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
     const VectorXd r = row_marginal(), c = col_marginal();
     if (interrupted()) return finish_interrupted(result, iterations, elapsed);
@@ -449,6 +490,15 @@ class Sinkhorn {
   // row_lse_ is valid for the current g when row_current_, col_lse_ for the current f.
   VectorXd row_lse_, col_lse_;
   bool row_current_ = false, col_current_ = false;
+  // Over-relaxation: the previous plain check, and the state where omega > 1 began.
+  struct Checkpoint {
+    int iteration = 0;
+    double error = 0;
+    VectorXd f, g;
+  };
+  double omega_ = 1;
+  bool fell_back_ = false;
+  Checkpoint previous_, start_;
 };
 
 }  // namespace

@@ -442,3 +442,31 @@ TEST_CASE("reports name the status and the values") {
   CHECK(contains(full, "transport cost"));
   CHECK(std::string(eot::to_string(eot::Status::MaxIterationsReached)) == "max_iterations");
 }
+
+TEST_CASE("over-relaxation cuts iterations, reaches the same solution, and falls back safely") {
+  const MatrixD x = uniform_matrix(300, 2, 41), y = uniform_matrix(300, 2, 42);
+  eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(x, y), 0.002);
+  eot::SolverOptions plain = tight(), relaxed = tight();
+  plain.acceleration.enabled = false;
+  plain.max_iterations = relaxed.max_iterations = 20000;
+  const eot::Result r0 = eot::solve(p, plain), r1 = eot::solve(p, relaxed);
+  REQUIRE(r0.converged());
+  REQUIRE(r1.converged());
+  CHECK(r0.omega == 1);
+  CHECK(r1.omega > 1.5);
+  CHECK(r1.omega <= relaxed.acceleration.max_omega);
+  CHECK(r1.iterations * 3 < r0.iterations);
+  CHECK(max_abs_diff(p.plan(r0.f, r0.g), p.plan(r1.f, r1.g)) < 1e-9);
+
+  SUBCASE("too large an omega stalls; the solver returns to plain Sinkhorn and converges") {
+    const eot::Problem<double> q = dense_problem(uniform_matrix(20, 30, 39), 0.03);
+    eot::SolverOptions forced = tight(), none = tight();
+    forced.acceleration.omega = 1.99;
+    none.acceleration.enabled = false;
+    const eot::Result rf = eot::solve(q, forced), rn = eot::solve(q, none);
+    REQUIRE(rf.converged());
+    CHECK(rf.omega == 1);  // fell back
+    CHECK(rf.iterations <= rn.iterations + 6 * forced.check_every);
+    CHECK(max_abs_diff(q.plan(rf.f, rf.g), q.plan(rn.f, rn.g)) < 1e-9);
+  }
+}

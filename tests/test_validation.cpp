@@ -124,6 +124,12 @@ TEST_CASE("bad options are refused by name") {
   o.epsilon_scaling.iterations_per_stage = 0;
   CHECK(contains(rejection(p, o), "epsilon_scaling.iterations_per_stage is 0"));
   o = {};
+  o.acceleration.max_omega = 2;
+  CHECK(rejection(p, o) == "acceleration.max_omega is 2: it must be in [1, 2)");
+  o = {};
+  o.acceleration.omega = 0.5;
+  CHECK(rejection(p, o) == "acceleration.omega is 0.5: it must be in [1, 2), or 0 for the rule");
+  o = {};
   o.initial_f = VectorXd::Zero(2);
   CHECK(rejection(p, o) == "initial_f has 2 entries; expected 3 (or none for a cold start)");
   o = {};
