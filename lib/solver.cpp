@@ -298,12 +298,13 @@ class Sinkhorn {
     return stages;
   }
 
-  // At each check of the target stage. Plain iterations until two checks give the rate, then
+  // At each check of the target stage. Plain iterations until two checks give the rate r, then
   // omega from it. Over-relaxed iterations may raise the error for a while before it falls
   // faster; they are judged against where they started: 10 times that error, or no progress
-  // after 5 checks, and the solver goes back there with omega = 1 for good.
+  // after max(5 checks, 2 / (1 - r)) iterations (what plain Sinkhorn needs to shrink the error
+  // by e^2), and the solver goes back there with omega = 1, up to kMaxFallbacks times.
   void relax(double error, int iteration) {
-    if (!o_.acceleration.enabled || fell_back_) return;
+    if (!o_.acceleration.enabled || fallbacks_ == kMaxFallbacks) return;
     if (omega_ == 1) {
       if (previous_.iteration > 0 && error < previous_.error) {
         const double rate =
@@ -312,19 +313,20 @@ class Sinkhorn {
                      ? o_.acceleration.omega
                      : std::min(o_.acceleration.max_omega, 2 / (1 + std::sqrt(1 - rate)));
         start_ = {iteration, error, f_, g_};
+        patience_ = std::max(5.0 * o_.check_every, 2 / (1 - rate));
       }
       previous_ = {iteration, error, {}, {}};
       return;
     }
     const bool blew_up = !(error <= 10 * start_.error);
-    const bool stalled =
-        iteration - start_.iteration >= 5 * o_.check_every && error >= start_.error;
+    const bool stalled = iteration - start_.iteration >= patience_ && error >= start_.error;
     if (blew_up || stalled) {
       f_ = start_.f;
       g_ = start_.g;
       row_current_ = col_current_ = false;
       omega_ = 1;
-      fell_back_ = true;
+      ++fallbacks_;
+      previous_ = {iteration, start_.error, {}, {}};  // the rate is measured afresh from here
     }
   }
 
@@ -496,8 +498,9 @@ class Sinkhorn {
     double error = 0;
     VectorXd f, g;
   };
-  double omega_ = 1;
-  bool fell_back_ = false;
+  double omega_ = 1, patience_ = 0;
+  int fallbacks_ = 0;
+  static constexpr int kMaxFallbacks = 3;
   Checkpoint previous_, start_;
 };
 

@@ -338,6 +338,7 @@ TEST_CASE("epsilon scaling changes the path, not the answer") {
                          1e-3);
   eot::SolverOptions plain, scaled;
   plain.max_iterations = scaled.max_iterations = 100000;
+  plain.acceleration.enabled = scaled.acceleration.enabled = false;  // scaling alone
   scaled.epsilon_scaling.enabled = true;
   const eot::Result rp = eot::solve(p, plain), rs = eot::solve(p, scaled);
   REQUIRE(rp.converged());
@@ -444,8 +445,8 @@ TEST_CASE("reports name the status and the values") {
 }
 
 TEST_CASE("over-relaxation cuts iterations, reaches the same solution, and falls back safely") {
-  const MatrixD x = uniform_matrix(300, 2, 41), y = uniform_matrix(300, 2, 42);
-  eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(x, y), 0.002);
+  const MatrixD x = uniform_matrix(150, 2, 41), y = uniform_matrix(150, 2, 42);
+  eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(x, y), 0.003);
   eot::SolverOptions plain = tight(), relaxed = tight();
   plain.acceleration.enabled = false;
   plain.max_iterations = relaxed.max_iterations = 20000;
@@ -466,7 +467,8 @@ TEST_CASE("over-relaxation cuts iterations, reaches the same solution, and falls
     const eot::Result rf = eot::solve(q, forced), rn = eot::solve(q, none);
     REQUIRE(rf.converged());
     CHECK(rf.omega == 1);  // fell back
-    CHECK(rf.iterations <= rn.iterations + 6 * forced.check_every);
+    // Each of the 3 tries costs its patience (5 checks here) and a check to measure the rate.
+    CHECK(rf.iterations <= rn.iterations + 3 * 7 * forced.check_every);
     CHECK(max_abs_diff(q.plan(rf.f, rf.g), q.plan(rn.f, rn.g)) < 1e-9);
   }
 }

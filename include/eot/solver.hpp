@@ -51,8 +51,9 @@ struct EpsilonScaling {
 // omega times as far as plain Sinkhorn would, f <- f + omega (T(f) - f). At the target epsilon,
 // once two checks have measured the plain rate r (marginal error shrinking by r per
 // iteration), omega = 2 / (1 + sqrt(1 - r)), at most max_omega. The safe fallback: if the
-// error then grows past 10 times its value when omega was set, or has not fallen below it 5
-// checks later, the solver returns to that state and to omega = 1 for good.
+// error then grows past 10 times its value when omega was set, or has not fallen below it
+// after max(5 checks, 2 / (1 - r) iterations), the solver returns to that state and to
+// omega = 1, measures the rate afresh and tries again; after 3 fallbacks it stays plain.
 struct Acceleration {
   bool enabled = true;
   double max_omega = 1.9;  // in [1, 2)
