@@ -48,6 +48,7 @@ Matrix<T> to_precision(const std::string& file, const Matrix<double>& values) {
 using Runner = std::function<int()>;
 void add_solve_command(CLI::App& app, Runner& run);
 void add_attention_command(CLI::App& app, Runner& run);
+void add_bench_command(CLI::App& app, Runner& run);
 void add_demo_command(CLI::App& app, Runner& run);
 void add_sweep_command(CLI::App& app, Runner& run);
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add_attention_command(app, run);
   add_sweep_command(app, run);
   add_demo_command(app, run);
+  add_bench_command(app, run);
 
   try {
     app.parse(argc, argv);

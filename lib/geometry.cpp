@@ -168,7 +168,7 @@ CostBounds Geometry<T>::cost_bounds(int threads) const {
 // CostMatrix
 
 template <typename T>
-CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)) {
+CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)), bounds_{kInf, -kInf} {
   if (cost_.size() == 0) {
     throw InvalidArgument("cost: the matrix is empty (" + std::to_string(cost_.rows()) + " x " +
                           std::to_string(cost_.cols()) + "); it needs at least one row and column");
@@ -182,12 +182,14 @@ CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)) {
                 << ": costs must be finite, or +inf for a forbidden pair";
         throw InvalidArgument(message.str());
       }
-      if (std::isinf(c))
-        has_forbidden_ = true;
-      else
-        magnitude_ = std::max(magnitude_, std::abs(double(c)));
+      has_forbidden_ = has_forbidden_ || std::isinf(c);
+      if (std::isfinite(c)) {
+        bounds_.min = std::min(bounds_.min, double(c));
+        bounds_.max = std::max(bounds_.max, double(c));
+      }
     }
   }
+  if (bounds_.max == -kInf) bounds_ = {0, 0};  // every pair forbidden
 }
 
 template <typename T>
@@ -261,17 +263,18 @@ std::string PointCloud<T>::describe() const {
 }
 
 template <typename T>
-double PointCloud<T>::cost_magnitude() const {
-  const double x_max = std::sqrt(double(x_sq_.maxCoeff())), y_max = std::sqrt(double(y_sq_.maxCoeff()));
+CostBounds PointCloud<T>::known_cost_bounds() const {
+  const double x_max = std::sqrt(double(x_sq_.maxCoeff()));
+  const double y_max = std::sqrt(double(y_sq_.maxCoeff()));
   switch (metric_) {
     case Metric::SqEuclidean:
-      return (x_max + y_max) * (x_max + y_max);
+      return {0, (x_max + y_max) * (x_max + y_max)};
     case Metric::Euclidean:
-      return x_max + y_max;
+      return {0, x_max + y_max};
     case Metric::NegDot:
-      return x_max * y_max;
+      return {-x_max * y_max, x_max * y_max};
   }
-  return kInf;
+  return {-kInf, kInf};
 }
 
 template <typename T>

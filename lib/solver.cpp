@@ -1,6 +1,7 @@
 #include "eot/solver.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -72,13 +73,54 @@ void check_weights(const char* name, const Vector<T>& w, Index size, const char*
 template <typename T>
 void check_resolution(const Problem<T>& problem) {
   const double limit = 1 / std::numeric_limits<T>::epsilon();
-  const double magnitude = problem.geometry->cost_magnitude();
+  const double magnitude = problem.geometry->known_cost_bounds().magnitude();
   if (magnitude / problem.epsilon > limit) {
     reject("epsilon is " + str(problem.epsilon) + " but the costs reach " + str(magnitude) +
            ": |C| / epsilon = " + str(magnitude / problem.epsilon) + " is beyond what " +
            (std::is_same_v<T, float> ? "float" : "double") + " resolves (" + str(limit) +
            "); raise epsilon, shift or rescale the costs" +
            (std::is_same_v<T, float> ? ", or use double" : ""));
+  }
+}
+
+// What keeps every value of a solve within double's range (exp(709) is the largest):
+// the plan's total mass, the mass of a plan with both sides free, soft sides' exp(-f / rho)
+// at a warm start, and a finite number of epsilon-scaling stages within the budget.
+template <typename T>
+void check_range(const Problem<T>& p, const SolverOptions& o) {
+  constexpr double kMaxExponent = 700;
+  const double mass_a = p.a.template cast<double>().sum(), mass_b = p.b.template cast<double>().sum();
+  if (!(std::log(mass_a) + std::log(mass_b) <= kMaxExponent)) {
+    reject("a and b: the masses " + str(mass_a) + " and " + str(mass_b) +
+           " multiply beyond what double holds; rescale the weights");
+  }
+  const CostBounds bounds = p.geometry->known_cost_bounds();
+  const double exponent = std::log(mass_a) + std::log(mass_b) - bounds.min / p.epsilon;
+  if (p.rho_a == 0 && p.rho_b == 0 && exponent > kMaxExponent) {
+    reject("with both sides free the plan is a_i b_j exp(-C_ij / epsilon); the smallest cost " +
+           str(bounds.min) + " makes its mass about exp(" + str(exponent) +
+           "), beyond double; shift the costs up or raise epsilon");
+  }
+  for (const auto& [name, v, rho, symbol] : {std::tuple{"initial_f", &o.initial_f, p.rho_a, "f"},
+                                             std::tuple{"initial_g", &o.initial_g, p.rho_b, "g"}}) {
+    if (rho == 0 || rho == kInf) continue;
+    for (Index i = 0; i < v->size(); ++i) {
+      if (std::abs((*v)[i]) > kMaxExponent * rho) {
+        reject(std::string(name) + "(" + std::to_string(i) + ") is " + str((*v)[i]) + ": exp(-" +
+               symbol + " / rho) overflows; warm-start from the potentials of a nearby problem");
+      }
+    }
+  }
+  const EpsilonScaling& s = o.epsilon_scaling;
+  if (s.enabled && p.rho_a > 0 && p.rho_b > 0) {
+    const double start = s.initial_epsilon > 0 ? s.initial_epsilon : bounds.range();
+    const double stages = std::ceil(std::log(start / p.epsilon) / std::log(1 / s.factor));
+    if (!(stages * s.iterations_per_stage < o.max_iterations)) {
+      reject("epsilon scaling from " + str(start) + " down to " + str(p.epsilon) + " by " +
+             str(s.factor) + " takes " + str(stages) + " stages of " +
+             std::to_string(s.iterations_per_stage) + " iterations, beyond max_iterations = " +
+             std::to_string(o.max_iterations));
+    }
   }
 }
 
@@ -174,13 +216,18 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
   if (!std::isfinite(problem.epsilon) || problem.epsilon <= 0) {
     reject("epsilon is " + str(problem.epsilon) + ": it must be positive and finite");
   }
+  if (problem.epsilon < std::numeric_limits<double>::min()) {
+    reject("epsilon is " + str(problem.epsilon) + ": it is below the smallest normal double (" +
+           str(std::numeric_limits<double>::min()) + ")");
+  }
   check_resolution(problem);
   check_rho("rho_a", problem.rho_a);
   check_rho("rho_b", problem.rho_b);
   check_options(options, problem.n(), problem.m());
+  check_range(problem, options);
+  const double mass_a = problem.a.template cast<double>().sum();
+  const double mass_b = problem.b.template cast<double>().sum();
   if (problem.rho_a == kInf && problem.rho_b == kInf) {
-    const double mass_a = problem.a.template cast<double>().sum();
-    const double mass_b = problem.b.template cast<double>().sum();
     // Equal up to the tolerance, and never stricter than the rounding of the sums (a caller
     // asking for a fixed iteration count sets a tiny tolerance).
     const double slack =
@@ -256,6 +303,16 @@ class Sinkhorn {
         if (iterations % o_.check_every != 0 && iterations != o_.max_iterations && !free) continue;
         const double error = marginal_error();
         if (interrupted()) return finish_interrupted(result, iterations, elapsed);
+        if (!std::isfinite(error) && omega_ > 1) {
+          relax(error, iterations);  // over-relaxation overflowed: back to where it began
+          continue;
+        }
+        if (!std::isfinite(error)) {
+          result.status = Status::NumericalFailure;
+          result.message = "the marginal error at iteration " + std::to_string(iterations) +
+                           " is not finite (the plan overflows)";
+          return finish(result, iterations, elapsed);
+        }
         result.history.push_back({iterations, eps_, error});
         if (error <= threshold_) {
           result.status = Status::Converged;
@@ -290,8 +347,7 @@ class Sinkhorn {
     std::vector<double> stages;
     const EpsilonScaling& s = o_.epsilon_scaling;
     if (s.enabled && p_.rho_a > 0 && p_.rho_b > 0) {
-      double e =
-          s.initial_epsilon > 0 ? s.initial_epsilon : geometry_.cost_bounds(o_.threads).range();
+      double e = s.initial_epsilon > 0 ? s.initial_epsilon : geometry_.known_cost_bounds().range();
       for (; e > p_.epsilon; e *= s.factor) stages.push_back(e);
     }
     stages.push_back(p_.epsilon);
@@ -437,8 +493,26 @@ class Sinkhorn {
     result.iterations = iterations;
     result.omega = omega_;
     if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
-    const VectorXd r = row_marginal(), c = col_marginal();
+    if (!evaluate(result)) {
+      // Potentials far from consistent (an epsilon-scaling stage, a failed update) can make
+      // the plan overflow. One f-update at the target bounds every row of the plan by a_i.
+      result.status = Status::NumericalFailure;
+      result.message += "; the final values overflowed, so f was updated once more";
+      if (!update_f() || !evaluate(result)) {
+        result.message += ", and they still overflow: the values that are not finite are " +
+                          zero_non_finite(result);
+      }
+    }
     if (interrupted()) return finish_interrupted(result, iterations, elapsed);
+    describe_problem(result);
+    result.solve_time_seconds = elapsed();
+    return result;
+  }
+
+  // The values of MATH.md section 5 for the current potentials; false if one is not finite.
+  bool evaluate(Result& result) {
+    const VectorXd r = row_marginal(), c = col_marginal();
+    if (interrupted()) return true;
     result.marginal_error = marginal_error();
     result.mass = r.sum();
     result.transport_cost = geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
@@ -452,19 +526,35 @@ class Sinkhorn {
     const double r_log_a = (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum();
     const double c_log_b = (c.array() > 0).select(c.array() * log_b_.array(), 0.0).sum();
     result.entropy = -(r_log_a + c_log_b + (rf + cg - result.transport_cost) / p_.epsilon);
-
-    const double values[] = {result.marginal_error, result.mass, result.transport_cost,
-                             result.primal,         result.dual, result.entropy};
-    if (!std::all_of(std::begin(values), std::end(values),
-                     [](double v) { return std::isfinite(v); })) {
-      result.status = Status::NumericalFailure;
-      result.message += "; the final values are not finite (overflow in the plan)";
-    }
     result.row_marginal = r;
     result.col_marginal = c;
-    describe_problem(result);
-    result.solve_time_seconds = elapsed();
-    return result;
+    const auto vs = values(result);
+    return std::all_of(vs.begin(), vs.end(), [](const double* v) { return std::isfinite(*v); }) &&
+           r.allFinite() && c.allFinite();
+  }
+
+  static std::array<double*, 7> values(Result& r) {
+    return {&r.marginal_error, &r.mass,    &r.transport_cost, &r.primal,
+            &r.dual,           &r.entropy, &r.gap};
+  }
+
+  // The last resort of the no-NaN, no-inf promise: names what overflowed and reports it as 0.
+  static std::string zero_non_finite(Result& r) {
+    static const char* const names[] = {"marginal_error", "mass", "transport_cost", "primal",
+                                        "dual",           "entropy", "gap"};
+    std::string which;
+    const auto vs = values(r);
+    for (std::size_t k = 0; k < vs.size(); ++k) {
+      if (std::isfinite(*vs[k])) continue;
+      which += (which.empty() ? "" : ", ") + std::string(names[k]);
+      *vs[k] = 0;
+    }
+    for (auto [name, v] : {std::pair{"row_marginal", &r.row_marginal}, {"col_marginal", &r.col_marginal}}) {
+      if (v->allFinite()) continue;
+      which += (which.empty() ? "" : ", ") + std::string(name);
+      *v = v->unaryExpr([](double x) { return std::isfinite(x) ? x : 0.0; });
+    }
+    return which + " (reported as 0)";
   }
 
   // The potentials and what the result says about the problem.

@@ -144,3 +144,15 @@ TEST_CASE_TEMPLATE("degenerate shapes and supports give finite, exact results", 
     }
   }
 }
+
+TEST_CASE("a solution beyond double's range is a numerical failure with finite values") {
+  // Free rows, a soft column side and a cost of -1500: the exact plan has mass about e^750.
+  eot::Problem<double> p = dense_problem(MatrixD::Constant(1, 1, -1500), 1);
+  p.rho_a = 0;
+  p.rho_b = 1;
+  const eot::Result r = eot::solve(p);
+  CHECK(r.status == eot::Status::NumericalFailure);
+  CHECK(all_finite(r));
+  CHECK(contains(r.message, "mass, transport_cost"));
+  CHECK(contains(r.message, "(reported as 0)"));
+}

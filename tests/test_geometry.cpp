@@ -47,10 +47,11 @@ TEST_CASE("point-cloud costs match the pairwise formulas") {
       }
     }
     CHECK(worst < 1e-14);
-    // cost_magnitude() bounds |C| without a pass over the costs, and not loosely here.
-    const double magnitude = eot::PointCloud<double>(x, y, metric).cost_magnitude();
-    CHECK(c.cwiseAbs().maxCoeff() <= magnitude);
-    CHECK(c.cwiseAbs().maxCoeff() > magnitude / 4);
+    // known_cost_bounds() holds without a pass over the costs, and not loosely here.
+    const eot::CostBounds known = eot::PointCloud<double>(x, y, metric).known_cost_bounds();
+    CHECK(known.min <= c.minCoeff());
+    CHECK(c.maxCoeff() <= known.max);
+    CHECK(c.maxCoeff() > known.max / 4);
   }
   CHECK(eot::metric_from_string("negdot") == eot::Metric::NegDot);
   CHECK(contains(message_of<eot::InvalidArgument>([] { eot::metric_from_string("cosine"); }),
@@ -67,7 +68,8 @@ TEST_CASE("log-sum-exp kernels match the two-pass formula, with forbidden pairs 
   h_rows[3] = -eot::kInf;
   const eot::CostMatrix<double> geometry(c);
   CHECK(geometry.may_forbid());
-  CHECK(geometry.cost_magnitude() == (c.array() < eot::kInf).select(c.cwiseAbs(), 0.0).maxCoeff());
+  CHECK(geometry.known_cost_bounds().min == c.minCoeff());
+  CHECK(geometry.known_cost_bounds().max == (c.array() < eot::kInf).select(c, -eot::kInf).maxCoeff());
   for (double epsilon : {1e-3, 0.1, 10.0}) {
     CAPTURE(epsilon);
     VectorXd rows, cols;

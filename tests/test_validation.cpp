@@ -154,3 +154,50 @@ TEST_CASE("dense arrays that cannot fit in memory are refused up front, with the
                  }),
                  "a test (1048576 x 1048576) needs 8.8e+03 GB but "));
 }
+
+TEST_CASE("values that would leave double's range are refused up front") {
+  const double inf = eot::kInf;
+  SUBCASE("a subnormal epsilon") {
+    eot::Problem<double> p = dense_problem(MatrixD::Zero(1, 1), 1e-310);
+    CHECK(rejection(p) == "epsilon is 1e-310: it is below the smallest normal double (2.22507e-308)");
+  }
+  SUBCASE("masses whose product overflows") {
+    eot::Problem<double> p = dense_problem(MatrixD::Zero(1, 1), 1);
+    p.a[0] = p.b[0] = 1e155;
+    p.rho_a = p.rho_b = 0;
+    CHECK(rejection(p) ==
+          "a and b: the masses 1e+155 and 1e+155 multiply beyond what double holds; rescale the "
+          "weights");
+  }
+  SUBCASE("both sides free with a cost far below zero") {
+    eot::Problem<double> p = dense_problem(MatrixD::Constant(1, 1, -710), 1);
+    p.rho_a = p.rho_b = 0;
+    CHECK(contains(rejection(p), "with both sides free the plan is a_i b_j exp(-C_ij / epsilon); "
+                                 "the smallest cost -710 makes its mass about exp(710)"));
+    p.rho_b = inf;  // a hard side normalizes the plan: fine
+    CHECK(rejection(p).empty());
+  }
+  SUBCASE("a warm start whose exp(-g / rho) overflows") {
+    eot::Problem<double> p = dense_problem(MatrixD::Zero(1, 1), 1);
+    p.rho_a = p.rho_b = 1;
+    eot::SolverOptions o;
+    o.initial_g = VectorXd::Constant(1, 1e30);
+    CHECK(rejection(p, o) ==
+          "initial_g(0) is 1e+30: exp(-g / rho) overflows; warm-start from the potentials of a "
+          "nearby problem");
+  }
+  SUBCASE("epsilon scaling that cannot reach the target within the budget") {
+    eot::Problem<double> p = dense_problem(uniform_matrix(2, 2, 1), 1e-6);
+    p.a = p.b = VectorXd::Constant(2, 0.5);
+    eot::SolverOptions o;
+    o.epsilon_scaling.enabled = true;
+    o.epsilon_scaling.initial_epsilon = 1;
+    o.max_iterations = 3;
+    CHECK(rejection(p, o) ==
+          "epsilon scaling from 1 down to 1e-06 by 0.5 takes 20 stages of 2 iterations, beyond "
+          "max_iterations = 3");
+    o.max_iterations = 10000;
+    o.epsilon_scaling.factor = 0.9999999999;
+    CHECK(contains(rejection(p, o), "takes 1.38155e+11 stages"));
+  }
+}

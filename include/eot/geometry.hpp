@@ -6,6 +6,7 @@
 // fly, so a point-cloud solve never holds an n x m array.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@ struct CostBounds {
   double min = 0;
   double max = 0;
   double range() const { return max - min; }
+  double magnitude() const { return std::max(-min, max); }  // max |C_ij|
 };
 
 template <typename T>
@@ -34,9 +36,10 @@ class Geometry {
   virtual std::string describe() const = 0;
   // True if some cost may be +inf (a forbidden pair).
   virtual bool may_forbid() const = 0;
-  // An upper bound on |C_ij| over the finite costs, known without a pass over them. The
-  // solver needs C_ij / epsilon to be resolvable in the precision T (see validate()).
-  virtual double cost_magnitude() const = 0;
+  // Bounds min <= C_ij <= max on the finite costs, known without a pass over them (exact for
+  // a dense matrix). validate() judges epsilon against them; epsilon scaling starts at their
+  // range.
+  virtual CostBounds known_cost_bounds() const = 0;
   // Costs of rows [i0, i0 + ni) and columns [j0, j0 + nj). The view points into the
   // geometry's storage or into `scratch` (which the caller owns, one per thread).
   virtual Tile tile(Index i0, Index j0, Index ni, Index nj, Matrix<T>& scratch) const = 0;
@@ -86,14 +89,14 @@ class CostMatrix final : public Geometry<T> {
   Index cols() const override { return cost_.cols(); }
   std::string describe() const override;
   bool may_forbid() const override { return has_forbidden_; }
-  double cost_magnitude() const override { return magnitude_; }
+  CostBounds known_cost_bounds() const override { return bounds_; }
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
                                   Matrix<T>& scratch) const override;
 
  private:
   Matrix<T> cost_;
   bool has_forbidden_ = false;
-  double magnitude_ = 0;  // max |C_ij| over the finite entries
+  CostBounds bounds_;  // of the finite entries
 };
 
 enum class Metric {
@@ -120,8 +123,8 @@ class PointCloud final : public Geometry<T> {
   Index cols() const override { return y_.rows(); }
   std::string describe() const override;
   bool may_forbid() const override { return false; }
-  // From the largest norms: (|x| + |y|)^2, |x| + |y| or |x| |y|.
-  double cost_magnitude() const override;
+  // From the largest norms: [0, (|x| + |y|)^2], [0, |x| + |y|] or +-|x| |y|.
+  CostBounds known_cost_bounds() const override;
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
                                   Matrix<T>& scratch) const override;
 
