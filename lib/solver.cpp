@@ -497,10 +497,10 @@ class Sinkhorn {
       // Potentials far from consistent (an epsilon-scaling stage, a failed update) can make
       // the plan overflow. One f-update at the target bounds every row of the plan by a_i.
       result.status = Status::NumericalFailure;
-      result.message += "; the final values overflowed, so f was updated once more";
-      if (!update_f() || !evaluate(result)) {
-        result.message += ", and they still overflow: the values that are not finite are " +
-                          zero_non_finite(result);
+      if (tau_a_ > 0 && update_f() && evaluate(result)) {
+        result.message += "; the final values overflowed, so f was updated once more";
+      } else {
+        result.message += "; the final values overflow: " + zero_non_finite(result);
       }
     }
     if (interrupted()) return finish_interrupted(result, iterations, elapsed);
