@@ -152,6 +152,14 @@ TEST_CASE("malformed .npy files are refused by rule") {
   const std::string huge = "(99999999, 99999999), }";  // same header length, uses the padding
   forged.replace(forged.find("(2, 3), }"), huge.size(), huge);
   CHECK(contains(error(tmp.write("forged.npy", forged)), "truncated .npy data"));
+  // Found by tests/fuzz/fuzz_npy: an empty shape once escaped as std::out_of_range.
+  for (const auto& [shape, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"      ", "the .npy header's 'shape' field is empty"},
+           {"3,    ", "the .npy shape 3 is not a tuple"}}) {
+    std::string edited = good;
+    edited.replace(edited.find("(2, 3)"), shape.size(), shape);
+    CHECK(contains(error(tmp.write("shape.npy", edited)), expected));
+  }
   CHECK(contains(message_of<eot::IoError>([&] { eot::io::read_matrix(tmp.write("m.dat", "1")); }),
                  "unknown file type; expected a name ending in .csv, .txt or .npy"));
 }
