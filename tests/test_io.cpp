@@ -126,13 +126,14 @@ TEST_CASE("malformed .npy files are refused by rule") {
   auto error = [](const std::string& file) {
     return message_of<eot::IoError>([&] { eot::io::read_matrix(file); });
   };
-  for (const auto& [name, expected] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& c : std::vector<std::pair<std::string, std::string>>{
            {"big_endian.npy", "dtype '>f8' is not supported"},
            {"complex.npy", "dtype '<c16' is not supported"},
            {"int64.npy", "dtype '<i8' is not supported"},
            {"object.npy", "dtype '|O' is not supported"},
            {"scalar.npy", "the array has 0 dimensions; expected 1 or 2"},
            {"three_d.npy", "the array has 3 dimensions; expected 1 or 2"}}) {
+    const std::string &name = c.first, &expected = c.second;  // clang 14 can't CAPTURE a binding
     CAPTURE(name);
     CHECK(contains(error(data_path("npy/" + name)), expected));
   }

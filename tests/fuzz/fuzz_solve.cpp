@@ -13,7 +13,6 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "eot/error.hpp"
 #include "eot/solver.hpp"
@@ -62,6 +61,7 @@ struct Input {
   eot::SolverOptions options;
 };
 
+// tests/fuzz/solve_input.py writes the input for a given problem: change both together.
 Input decode(FuzzedDataProvider& in) {
   Input x;
   x.single = in.ConsumeBool();
