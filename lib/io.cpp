@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "detail/io.hpp"
 #include "eot/error.hpp"
 
 namespace eot::io {
@@ -66,13 +67,12 @@ double parse_number(const std::string& path, const std::string& field, std::size
   return value;
 }
 
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Text
 
-Matrix<double> read_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+Matrix<double> detail::parse_text(const std::string& path, std::istream& in) {
   std::vector<double> values;
   std::size_t cols = 0, rows = 0, first_row_line = 0, line_number = 0;
   for (std::string line; std::getline(in, line);) {
@@ -98,6 +98,8 @@ Matrix<double> read_text(const std::string& path) {
   return Eigen::Map<const Matrix<double>>(values.data(), Index(rows), Index(cols));
 }
 
+namespace {
+
 bool write_text(FILE* out, const double* data, Index rows, Index cols) {
   for (Index i = 0; i < rows; ++i) {
     for (Index j = 0; j < cols; ++j) {
@@ -121,7 +123,9 @@ std::string npy_field(const std::string& path, const std::string& header, const 
   const std::size_t colon = at == std::string::npos ? at : header.find(':', at);
   if (colon == std::string::npos) fail(path, "the .npy header has no '" + key + "' field");
   std::size_t begin = header.find_first_not_of(' ', colon + 1), end = begin;
-  if (begin == std::string::npos) fail(path, "the .npy header's '" + key + "' field is empty");
+  if (begin == std::string::npos || header[begin] == ',' || header[begin] == '}') {
+    fail(path, "the .npy header's '" + key + "' field is empty");
+  }
   if (header[begin] == '(') {
     end = header.find(')', begin);
     if (end == std::string::npos) fail(path, "the .npy header's shape is not closed");
@@ -137,6 +141,7 @@ std::string npy_field(const std::string& path, const std::string& header, const 
 }
 
 std::vector<Index> npy_shape(const std::string& path, const std::string& text) {
+  if (text.front() != '(') fail(path, "the .npy shape " + text + " is not a tuple");
   std::vector<Index> shape;
   std::string inner = text.substr(1, text.size() - 2);
   std::size_t pos = 0;
@@ -158,11 +163,9 @@ std::vector<Index> npy_shape(const std::string& path, const std::string& text) {
   return shape;
 }
 
-Matrix<double> read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(path, "read error");
+}  // namespace
+
+Matrix<double> detail::parse_npy(const std::string& path, const std::string& bytes) {
   if (bytes.size() < 10 || bytes.compare(0, 6, kNpyMagic, 6) != 0) {
     fail(path, "not a .npy file (the magic string \\x93NUMPY is missing)");
   }
@@ -224,6 +227,8 @@ Matrix<double> read_npy(const std::string& path) {
   return Eigen::Map<const Matrix<double>>(values.data(), rows, cols);
 }
 
+namespace {
+
 bool write_npy(FILE* out, const double* data, Index rows, Index cols, bool vector) {
   const std::string shape = vector ? "(" + std::to_string(rows) + ",)"
                                    : "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
@@ -282,7 +287,13 @@ void write_array(const std::string& path, const double* data, Index rows, Index 
 }  // namespace
 
 Matrix<double> read_matrix(const std::string& path) {
-  return format_of(path) == Format::Npy ? read_npy(path) : read_text(path);
+  const bool npy = format_of(path) == Format::Npy;
+  std::ifstream in(path, npy ? std::ios::binary : std::ios::in);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  if (!npy) return detail::parse_text(path, in);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) fail(path, "read error");
+  return detail::parse_npy(path, bytes);
 }
 
 Vector<double> read_vector(const std::string& path) {

@@ -54,7 +54,8 @@ std::vector<Case> mask_cases(Index n, Index m) {
 }  // namespace
 
 TEST_CASE("attention forward: fused kernel and solver route equal the naive softmax") {
-  for (const auto& [n, m] : {std::pair<Index, Index>{7, 9}, std::pair<Index, Index>{70, 300}}) {
+  for (const auto& size : {std::pair<Index, Index>{7, 9}, std::pair<Index, Index>{70, 300}}) {
+    const Index n = size.first, m = size.second;  // clang 14 can't CAPTURE a binding
     const MatrixD q = uniform_matrix(n, 4, 311, -1, 1), k = uniform_matrix(m, 4, 312, -1, 1);
     const MatrixD v = uniform_matrix(m, 3, 313, -1, 1);
     for (const Case& c : mask_cases(n, m)) {

@@ -91,12 +91,13 @@ TEST_CASE("cli: --json is one object that agrees with the library") {
   CHECK(j["epsilon"] == 0.05);
   CHECK(j["rho_a"] == "inf");
   CHECK(j["rho_b"] == "inf");
-  for (const auto& [key, value] :
+  for (const auto& field :
        {std::pair{"transport_cost", lib.transport_cost}, std::pair{"primal", lib.primal},
         std::pair{"dual", lib.dual}, std::pair{"gap", lib.gap}, std::pair{"entropy", lib.entropy},
         std::pair{"marginal_error", lib.marginal_error}}) {
+    const char* key = field.first;  // clang 14 can't CAPTURE a structured binding
     CAPTURE(key);
-    CHECK(j[key].get<double>() == value);
+    CHECK(j[key].get<double>() == field.second);
   }
   CHECK(j["solve_time_seconds"].get<double>() >= 0);
   CHECK(r.err.empty());
@@ -207,7 +208,8 @@ TEST_CASE("cli: bad input is exit 2 with one line naming the file, the place and
       {"solve --cost cost.csv --x x.csv --y x.csv --epsilon 1", "--cost excludes --x"},
       {"solve --epsilon 1", "--cost or --x/--y is required"},
   };
-  for (const auto& [args, message] : cases) {
+  for (const auto& c : cases) {
+    const std::string &args = c.first, &message = c.second;  // clang 14 can't CAPTURE a binding
     CAPTURE(args);
     const Run r = box.run(args + " --plan plan.csv");
     CHECK(r.exit == 2);
@@ -294,7 +296,8 @@ TEST_CASE("cli: eot attention refuses bad input with the file and the dimension"
       {"--q " + q + " --k " + k + " --v " + k + " --two-sided --regularizer sparsemax",
        "--two-sided needs --regularizer softmax"},
   };
-  for (const auto& [args, message] : cases) {
+  for (const auto& c : cases) {
+    const std::string &args = c.first, &message = c.second;  // clang 14 can't CAPTURE a binding
     CAPTURE(args);
     const Run r = box.run("attention " + args + " --out out.csv");
     CHECK(r.exit == 2);
@@ -386,13 +389,14 @@ TEST_CASE(
   CHECK(parsed["rows"][0]["epsilon"] == 0.05);
   CHECK(parsed["exact_cost"].is_null());  // not balanced
 
-  for (const auto& [grid, message] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& c : std::vector<std::pair<std::string, std::string>>{
            {"--epsilon-range 1:0.1:5", "--epsilon-range: expected MIN:MAX:COUNT"},
            {"--epsilon-range 0.1:1", "--epsilon-range: expected MIN:MAX:COUNT"},
            {"--epsilons 0.1,abc", "--epsilons: 'abc' is not a positive finite number"},
            {"--epsilons 0.1,-1", "--epsilons: '-1' is not a positive finite number"},
            {"", "--epsilon-range or --epsilons is required"},
            {"--epsilons 1 --plot p.jpg", "--plot: 'p.jpg' must end in .png or .svg"}}) {
+    const std::string &grid = c.first, &message = c.second;  // clang 14 can't CAPTURE a binding
     CAPTURE(grid);
     const Run bad =
         box.run("sweep --x " + ex + "x.csv --y " + ex + "y.csv " + grid + " --table bad.csv");

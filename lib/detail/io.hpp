@@ -1,0 +1,17 @@
+// The matrix readers of lib/io.cpp, on bytes already in memory (the fuzz harnesses use them
+// directly). `name` is the file name that starts every error message.
+#pragma once
+
+#include <istream>
+#include <string>
+
+#include "eot/types.hpp"
+
+namespace eot::io::detail {
+
+// Text (.csv, .txt) read from `in` to its end. Throws IoError.
+Matrix<double> parse_text(const std::string& name, std::istream& in);
+// A whole .npy file. Throws IoError.
+Matrix<double> parse_npy(const std::string& name, const std::string& bytes);
+
+}  // namespace eot::io::detail
