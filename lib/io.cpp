@@ -7,12 +7,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
 #include "detail/io.hpp"
 #include "eot/error.hpp"
+#include "eot/memory.hpp"
 
 namespace eot::io {
 
@@ -290,6 +292,19 @@ Matrix<double> read_matrix(const std::string& path) {
   const bool npy = format_of(path) == Format::Npy;
   std::ifstream in(path, npy ? std::ios::binary : std::ios::in);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  // Refused before reading if it cannot fit: a .npy file is held whole, then converted (about
+  // 3 times its size); text takes about its size in doubles.
+  std::error_code error;
+  const double size = double(std::filesystem::file_size(path, error));
+  const double needed = npy ? 3 * size : size, available = double(available_memory());
+  if (!error && available > 0 && needed > available) {
+    char sizes[160];
+    std::snprintf(sizes, sizeof sizes,
+                  "reading it takes about %.3g GB but %.3g GB of memory is available", needed / 1e9,
+                  available / 1e9);
+    fail(path, std::string(sizes) + "; for costs between points, pass the points (--x, --y): "
+                                    "eot then computes the costs on the fly");
+  }
   if (!npy) return detail::parse_text(path, in);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) fail(path, "read error");

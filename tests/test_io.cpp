@@ -164,3 +164,17 @@ TEST_CASE("malformed .npy files are refused by rule") {
   CHECK(contains(message_of<eot::IoError>([&] { eot::io::read_matrix(tmp.write("m.dat", "1")); }),
                  "unknown file type; expected a name ending in .csv, .txt or .npy"));
 }
+
+TEST_CASE("a file too large for memory is refused before it is read, pointing to point clouds") {
+  TempDir dir;
+  for (const char* name : {"cost.npy", "cost.csv"}) {
+    const std::filesystem::path file = dir.path / name;
+    std::ofstream(file).put('1');
+    // Sparse: as large as four times the memory available, without using the disk.
+    std::filesystem::resize_file(file, 4 * eot::available_memory());
+    const std::string message = read_error(file.string());
+    CHECK(contains(message, std::string(name) + ": reading it takes about "));
+    CHECK(contains(message, "GB of memory is available; for costs between points, pass the "
+                            "points (--x, --y)"));
+  }
+}
