@@ -442,7 +442,9 @@ TEST_CASE("cli: SIGINT and SIGTERM stop a long solve at once, with no output wri
   eot::io::write_matrix(box.file("x.npy"), uniform_matrix(20000, 2, 1));
   eot::io::write_matrix(box.file("y.npy"), uniform_matrix(20000, 2, 2));
   const std::string kept = box.write("f.csv", "an existing file\n");
-  for (auto [signal, code] : {std::pair{SIGINT, 130}, {SIGTERM, 143}}) {
+  for (const auto& pair : {std::pair{SIGINT, 130}, {SIGTERM, 143}}) {
+    const auto signal = pair.first;
+    const auto code = pair.second;
     CAPTURE(signal);
     const std::string out = box.file("stdout.txt"), err = box.file("stderr.txt");
     const std::string x = box.file("x.npy"), y = box.file("y.npy"), plan = box.file("plan.npy");

@@ -51,7 +51,9 @@ TEST_CASE_TEMPLATE("extreme costs, epsilons and weights give finite results", T,
           a[0] *= tiny;  // in float, 1e-300 becomes a zero weight
           b[3] *= tiny;
           b *= a.sum() / b.sum();
-          for (auto [rho_a, rho_b] : {std::pair{inf, inf}, {inf, 0.0}, {1.0, 1.0}, {inf, 1.0}}) {
+          for (const auto& pair : {std::pair{inf, inf}, {inf, 0.0}, {1.0, 1.0}, {inf, 1.0}}) {
+            const auto rho_a = pair.first;
+            const auto rho_b = pair.second;
             const double epsilon = relative_eps * range;
             INFO("scale ", scale, ", shift ", shift, ", epsilon ", epsilon);
             if (cost.cwiseAbs().maxCoeff() / epsilon > 1 / std::numeric_limits<T>::epsilon()) {
@@ -88,7 +90,9 @@ TEST_CASE_TEMPLATE("degenerate shapes and supports give finite, exact results", 
   };
 
   SUBCASE("one row or one column: the plan is the other side's weights") {
-    for (auto [n, m] : {std::pair<Index, Index>{1, 6}, {6, 1}, {1, 1}}) {
+    for (const auto& pair : {std::pair<Index, Index>{1, 6}, {6, 1}, {1, 1}}) {
+      const auto n = pair.first;
+      const auto m = pair.second;
       const MatrixD cost = uniform_matrix(n, m, 3, -1e3, 1e3);
       const VectorXd a = weights(n, 4), b = weights(m, 5);
       for (double epsilon : {1e-2, 1.0, 1e12}) {
@@ -107,7 +111,9 @@ TEST_CASE_TEMPLATE("degenerate shapes and supports give finite, exact results", 
     a[2] = 0;
     b[0] = 0;
     b *= a.sum() / b.sum();
-    for (auto [rho_a, rho_b] : {std::pair{inf, inf}, {inf, 0.0}, {0.5, 0.5}}) {
+    for (const auto& pair : {std::pair{inf, inf}, {inf, 0.0}, {0.5, 0.5}}) {
+      const auto rho_a = pair.first;
+      const auto rho_b = pair.second;
       const eot::Result r = solve_dense<T>(uniform_matrix(5, 4, 8), a, b, 0.05, rho_a, rho_b);
       CHECK(r.converged());
       CHECK(all_finite(r));

@@ -300,7 +300,9 @@ TEST_CASE_TEMPLATE("1 and 2 threads, and repeated runs, give bit-identical resul
   const auto dense = std::make_shared<eot::CostMatrix<T>>(cost.cast<T>());
   for (const auto& geometry : {std::shared_ptr<const eot::Geometry<T>>(cloud),
                                std::shared_ptr<const eot::Geometry<T>>(dense)}) {
-    for (auto [rho_a, rho_b] : {std::pair{eot::kInf, eot::kInf}, {0.5, 0.5}, {eot::kInf, 0.0}}) {
+    for (const auto& pair : {std::pair{eot::kInf, eot::kInf}, {0.5, 0.5}, {eot::kInf, 0.0}}) {
+      const auto rho_a = pair.first;
+      const auto rho_b = pair.second;
       CAPTURE(geometry->describe());
       CAPTURE(rho_b);
       eot::Problem<T> p(geometry, 0.01);
