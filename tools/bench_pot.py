@@ -78,12 +78,14 @@ def main():
             np.save(cost_file, cost)
             for reg in args.regs:
                 mine = run_eot(args.eot, cost_file, reg, args.threads)
-                rows = [("eot", mine)] + [(f"POT {m}", run_pot(m, cost, reg)) for m in args.methods]
-                for name, r in rows:
+                pot = []
+                for name in ["eot"] + [f"POT {m}" for m in args.methods]:
+                    r = mine if name == "eot" else run_pot(name[4:], cost, reg)
                     print(f"{n:>6} {reg:>7g} {name:<22} {r['seconds']:>9.3f} {r['iterations']:>7} "
                           f"{str(r['converged']):>9} {r['cost']:>14.9f} "
                           f"{r['seconds'] / mine['seconds']:>10.1f}", flush=True)
-                fastest = min((r["seconds"] for name, r in rows[1:] if r["converged"]), default=None)
+                    pot += [r] if name != "eot" else []
+                fastest = min((r["seconds"] for r in pot if r["converged"]), default=None)
                 verdict = (f"eot is {fastest / mine['seconds']:.1f}x faster than POT's fastest "
                            "converging method" if fastest else "no POT method converged")
                 print(f"{'':>6} {'':>7} {verdict}")
