@@ -33,8 +33,8 @@ double best_time(int repeats, F&& f) {
 }
 
 struct Floors {
-  double exp_ns[2][3];    // [float, double][threads] ns per exp, all threads together
-  double read_gbs[3];     // [threads] GB/s
+  double exp_ns[2][3];  // [float, double][threads] ns per exp, all threads together
+  double read_gbs[3];   // [threads] GB/s
 };
 
 // Nanoseconds per exp (all threads at work): Eigen's vectorized exp over an array in cache,
@@ -46,7 +46,8 @@ double exp_ns(int threads) {
   const double seconds = best_time(3, [&] {
 #pragma omp parallel num_threads(threads) reduction(+ : total)
     {
-      Eigen::Array<T, Eigen::Dynamic, 1> z = Eigen::Array<T, Eigen::Dynamic, 1>::LinSpaced(kSize, -30, 0);
+      Eigen::Array<T, Eigen::Dynamic, 1> z =
+          Eigen::Array<T, Eigen::Dynamic, 1>::LinSpaced(kSize, -30, 0);
       Eigen::Array<T, Eigen::Dynamic, 1> sum = Eigen::Array<T, Eigen::Dynamic, 1>::Zero(kSize);
       for (Index r = 0; r < kRounds; ++r) sum += (z - T(r % 3)).exp();
       total += double(sum.sum());
@@ -63,7 +64,8 @@ double read_gbs(int threads) {
   const double seconds = best_time(3, [&] {
     double sum = 0;
 #pragma omp parallel for num_threads(threads) reduction(+ : sum) schedule(static)
-    for (Index block = 0; block < 64; ++block) sum += data.segment(block << 20, Index(1) << 20).sum();
+    for (Index block = 0; block < 64; ++block)
+      sum += data.segment(block << 20, Index(1) << 20).sum();
     total += sum;
   });
   if (total == 0) std::printf(" ");
@@ -79,7 +81,8 @@ Floors measure_floors() {
   }
   std::printf("\nMachine limits (measured here; best of 3)\n");
   std::printf("  %-36s %12s %12s\n", "", "1 thread", "2 threads");
-  std::printf("  %-36s %12.3f %12.3f\n", "exp, double (ns per value, all threads)", f.exp_ns[1][1], f.exp_ns[1][2]);
+  std::printf("  %-36s %12.3f %12.3f\n", "exp, double (ns per value, all threads)", f.exp_ns[1][1],
+              f.exp_ns[1][2]);
   std::printf("  %-36s %12.3f %12.3f\n", "exp, float", f.exp_ns[0][1], f.exp_ns[0][2]);
   std::printf("  %-36s %12.1f %12.1f\n", "read bandwidth (GB/s)", f.read_gbs[1], f.read_gbs[2]);
   return f;
@@ -97,10 +100,10 @@ Matrix<double> uniform_points(Index n, unsigned seed) {
 // the POT comparison, tools/bench_pot.py), uniform weights.
 Matrix<double> scaled_cost(Index n) {
   const Matrix<double> x = uniform_points(n, 1), y = uniform_points(n, 2);
-  Matrix<double> c = (x.rowwise().squaredNorm() * Eigen::RowVectorXd::Ones(n) +
-                      Eigen::VectorXd::Ones(n) * y.rowwise().squaredNorm().transpose() -
-                      2 * x * y.transpose())
-                         .cwiseMax(0);
+  Matrix<double> c =
+      (x.rowwise().squaredNorm() * Eigen::RowVectorXd::Ones(n) +
+       Eigen::VectorXd::Ones(n) * y.rowwise().squaredNorm().transpose() - 2 * x * y.transpose())
+          .cwiseMax(0);
   return c / c.maxCoeff();
 }
 
@@ -120,8 +123,8 @@ double per_iteration(const Problem<T>& problem, int threads, int k) {
 }
 
 template <typename T>
-void iteration_row(const char* name, std::shared_ptr<const Geometry<T>> geometry,
-                   const Floors& f, bool dense, int k) {
+void iteration_row(const char* name, std::shared_ptr<const Geometry<T>> geometry, const Floors& f,
+                   bool dense, int k) {
   const Problem<T> problem(geometry, 0.01);
   const double nm = double(problem.n()) * double(problem.m());
   double t[3];
@@ -157,8 +160,10 @@ int bench(Index n, bool quick, int threads) {
               Eigen::SimdInstructionSetsInUse());
   const Floors f = measure_floors();
 
-  std::printf("\nTime per Sinkhorn iteration, n = m = %lld (2 passes over the costs; floor = "
-              "max(exp, read))\n", static_cast<long long>(n));
+  std::printf(
+      "\nTime per Sinkhorn iteration, n = m = %lld (2 passes over the costs; floor = "
+      "max(exp, read))\n",
+      static_cast<long long>(n));
   std::printf("  %-30s %8s %12s %12s %8s\n", "problem", "threads", "ms/iter", "floor ms", "ratio");
   const int k = quick ? 3 : 10;
   const Matrix<double> cost = scaled_cost(n);
@@ -172,8 +177,10 @@ int bench(Index n, bool quick, int threads) {
                        std::make_shared<PointCloud<float>>(x.cast<float>(), y.cast<float>()), f,
                        false, k);
 
-  std::printf("\nIterations and time to the tolerance (1e-9 x mass, L1 marginal error), dense "
-              "double, %d threads\n", threads);
+  std::printf(
+      "\nIterations and time to the tolerance (1e-9 x mass, L1 marginal error), dense "
+      "double, %d threads\n",
+      threads);
   std::printf("  %6s %8s %-14s %-10s %10s %8s %10s %s\n", "n", "epsilon", "method", "status",
               "iterations", "omega", "seconds", "<P, C>");
   for (Index size : quick ? std::vector<Index>{500} : std::vector<Index>{1000, 2000}) {

@@ -20,8 +20,8 @@ extern "C" void on_signal(int signal) {
 }  // namespace
 
 Interrupted::Interrupted(int signal)
-    : std::runtime_error(std::string("interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
-                         "; no output was written"),
+    : std::runtime_error(std::string("interrupted by ") +
+                         (signal == SIGINT ? "SIGINT" : "SIGTERM") + "; no output was written"),
       signal(signal) {}
 
 void install_interrupt_handlers() {
@@ -33,7 +33,9 @@ void install_interrupt_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-const std::atomic<bool>* interrupt_flag() { return &interrupted; }
+const std::atomic<bool>* interrupt_flag() {
+  return &interrupted;
+}
 
 void throw_if_interrupted() {
   if (interrupted.load(std::memory_order_relaxed)) throw Interrupted(received);

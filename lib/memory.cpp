@@ -21,8 +21,8 @@ std::uint64_t available_memory() {
   return pages > 0 && page > 0 ? std::uint64_t(pages) * std::uint64_t(page) : 0;
 }
 
-void require_dense_fits(Index rows, Index cols, std::size_t bytes_per_entry, const std::string& what,
-                        const std::string& advice) {
+void require_dense_fits(Index rows, Index cols, std::size_t bytes_per_entry,
+                        const std::string& what, const std::string& advice) {
   const double needed = double(rows) * double(cols) * double(bytes_per_entry);
   const double available = double(available_memory());
   if (available == 0 || needed <= available) return;

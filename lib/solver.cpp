@@ -549,7 +549,8 @@ class Sinkhorn {
       which += (which.empty() ? "" : ", ") + std::string(names[k]);
       *vs[k] = 0;
     }
-    for (auto [name, v] : {std::pair{"row_marginal", &r.row_marginal}, {"col_marginal", &r.col_marginal}}) {
+    for (auto [name, v] :
+         {std::pair{"row_marginal", &r.row_marginal}, {"col_marginal", &r.col_marginal}}) {
       if (v->allFinite()) continue;
       which += (which.empty() ? "" : ", ") + std::string(name);
       *v = v->unaryExpr([](double x) { return std::isfinite(x) ? x : 0.0; });

@@ -12,9 +12,10 @@ namespace {
 
 // Every number a result carries is finite.
 bool all_finite(const eot::Result& r) {
-  const double values[] = {r.marginal_error, r.transport_cost, r.primal, r.dual,
-                           r.gap,            r.entropy,        r.mass};
-  return std::all_of(std::begin(values), std::end(values), [](double v) { return std::isfinite(v); }) &&
+  const double values[] = {
+      r.marginal_error, r.transport_cost, r.primal, r.dual, r.gap, r.entropy, r.mass};
+  return std::all_of(std::begin(values), std::end(values),
+                     [](double v) { return std::isfinite(v); }) &&
          r.f.allFinite() && r.g.allFinite() && r.row_marginal.allFinite() &&
          r.col_marginal.allFinite();
 }
@@ -59,9 +60,9 @@ TEST_CASE_TEMPLATE("extreme costs, epsilons and weights give finite results", T,
             if (cost.cwiseAbs().maxCoeff() / epsilon > 1 / std::numeric_limits<T>::epsilon()) {
               // Beyond what T resolves: refused up front, with the reason.
               CHECK(contains(message_of<eot::InvalidArgument>([&] {
-                              solve_dense<T>(cost, a, b, epsilon, rho_a * scale, rho_b * scale);
-                            }),
-                            "|C| / epsilon"));
+                               solve_dense<T>(cost, a, b, epsilon, rho_a * scale, rho_b * scale);
+                             }),
+                             "|C| / epsilon"));
               continue;
             }
             const eot::Result r =

@@ -16,8 +16,8 @@ std::uint64_t available_memory();
 
 // Throws InvalidArgument when a rows x cols array of `bytes_per_entry` bytes does not fit:
 // "<what> (rows x cols) needs X GB but Y GB of memory is available; <advice>".
-void require_dense_fits(Index rows, Index cols, std::size_t bytes_per_entry, const std::string& what,
-                        const std::string& advice);
+void require_dense_fits(Index rows, Index cols, std::size_t bytes_per_entry,
+                        const std::string& what, const std::string& advice);
 
 // What to do instead of forming an n x m plan.
 inline constexpr const char* kPlanAdvice =
