@@ -62,8 +62,11 @@ void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int
     for (Index r = 0; r < c.rows(); ++r) {
       const Eigen::Array<T, 1, Dynamic> z =
           h_t.segment(j0, c.cols()).transpose().array() - inv_eps * c.row(r).array();
-      absorb(max[i0 + r], sum[i0 + r], double(z.maxCoeff()),
-             [&](double shift) { return exp_or_zero(z - T(shift)).template cast<double>().sum(); });
+      absorb(max[i0 + r], sum[i0 + r], double(z.maxCoeff()), [&](double shift) {
+        // exp in T into an array first: fused with the cast to double, it would not vectorize.
+        const Eigen::Array<T, 1, Dynamic> e = exp_or_zero(z - T(shift));
+        return e.template cast<double>().sum();
+      });
     }
   }, interrupt);
   out = finish_lse(max, sum);
@@ -86,8 +89,11 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
     const Row shift = (new_max == -kInf).select(0.0, new_max);
     const Eigen::Array<T, 1, Dynamic> shift_t = shift.template cast<T>();
     Row added = Row::Zero(c.cols());
-    for (Index r = 0; r < c.rows(); ++r)
-      added += exp_or_zero(z.row(r) - shift_t).template cast<double>();
+    Eigen::Array<T, 1, Dynamic> e(c.cols());
+    for (Index r = 0; r < c.rows(); ++r) {
+      e = exp_or_zero(z.row(r) - shift_t);  // in T, vectorized (see lse_rows)
+      added += e.template cast<double>();
+    }
     sum.segment(j0, c.cols()) =
         (sum.segment(j0, c.cols()).transpose().array() * exp_or_zero(old_max - shift) + added)
             .transpose();
