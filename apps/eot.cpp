@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
   using namespace eot::cli;
-  CLI::App app{"eot: entropic optimal transport (log-domain Sinkhorn)"};
+  CLI::App app{"eot: entropic optimal transport (Sinkhorn, log and kernel domains)"};
   app.footer(std::string("Files: .csv or .txt (numbers separated by commas or spaces, one row per "
                          "line, # comments) or .npy.\n") +
              kExitCodes);

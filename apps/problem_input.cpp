@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 #include "eot/io.hpp"
@@ -97,6 +98,13 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
                "plain Sinkhorn: no over-relaxation");
   app.add_option("--omega", input.options.acceleration.omega,
                  "fixed over-relaxation in [1, 2) (default: from the measured rate)");
+  const std::map<std::string, Domain> domains{
+      {"auto", Domain::Auto}, {"log", Domain::Log}, {"kernel", Domain::Kernel}};
+  app.add_option("--domain", input.options.domain,
+                 "where the target-epsilon passes run: auto, log (n m exps each), kernel "
+                 "(a stored kernel with absorption: a matrix-vector product each)")
+      ->transform(CLI::CheckedTransformer(domains))
+      ->default_str("auto");
 }
 
 void require_geometry(const ProblemInput& input) {

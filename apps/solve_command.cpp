@@ -44,6 +44,8 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["tolerance"] = r.tolerance;
   j["stages"] = r.stages;
   j["omega"] = r.omega;
+  j["domain"] = r.domain;
+  j["absorptions"] = r.absorptions;
   j["history"] = history;
   j["version"] = kVersion;
   return j;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "detail/exp.hpp"
+#include "detail/simd.hpp"
 #include "detail/tiles.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
@@ -17,10 +18,6 @@ using Eigen::Dynamic;
 using Eigen::VectorXd;
 
 namespace {
-
-template <typename T>
-using TileArray = Eigen::Array<T, Dynamic, Dynamic, Eigen::RowMajor>;
-using Block = Eigen::VectorBlock<VectorXd>;
 
 // Running log-sum-exp (MATH.md section 2): (max, sum) absorbs a value whose own max is `top`
 // and whose terms, shifted by the new max, sum to `shifted_sum(shift)`. An all -inf slot keeps
@@ -59,13 +56,13 @@ void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int
   const T inv_eps = T(1 / epsilon);
   VectorXd max = VectorXd::Constant(rows(), -kInf), sum = VectorXd::Zero(rows());
   for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
+    const T* h_tile = h_t.data() + j0;
     for (Index r = 0; r < c.rows(); ++r) {
-      const Eigen::Array<T, 1, Dynamic> z =
-          h_t.segment(j0, c.cols()).transpose().array() - inv_eps * c.row(r).array();
-      absorb(max[i0 + r], sum[i0 + r], double(z.maxCoeff()), [&](double shift) {
-        // exp in T into an array first: fused with the cast to double, it would not vectorize.
-        const Eigen::Array<T, 1, Dynamic> e = exp_or_zero(z - T(shift));
-        return e.template cast<double>().sum();
+      const T* c_row = c.data() + r * c.outerStride();
+      if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), c.cols());
+      const T top = detail::max_term(c_row, h_tile, inv_eps, c.cols());
+      absorb(max[i0 + r], sum[i0 + r], double(top), [&](double shift) {
+        return double(detail::sum_exp(c_row, h_tile, inv_eps, T(shift), c.cols()));
       });
     }
   }, interrupt);
@@ -79,25 +76,28 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
   const T inv_eps = T(1 / epsilon);
   VectorXd max = VectorXd::Constant(cols(), -kInf), sum = VectorXd::Zero(cols());
   for_each_tile(*this, Along::Cols, threads, [&](Index i0, Index j0, const Tile& c) {
-    // z_rk = h_i - C_ij / epsilon, reduced down each column with whole rows at a time (rows
-    // are contiguous), the same running update as absorb() for every column at once.
-    using Row = Eigen::Array<double, 1, Dynamic>;
-    TileArray<T> z = -inv_eps * c.array();
-    z.colwise() += h_t.segment(i0, c.rows()).array();
-    const Row old_max = max.segment(j0, c.cols()).transpose();
-    const Row new_max = old_max.max(z.colwise().maxCoeff().template cast<double>());
-    const Row shift = (new_max == -kInf).select(0.0, new_max);
-    const Eigen::Array<T, 1, Dynamic> shift_t = shift.template cast<T>();
-    Row added = Row::Zero(c.cols());
-    Eigen::Array<T, 1, Dynamic> e(c.cols());
+    // The running update of absorb() for every column of the tile at once, a whole
+    // (contiguous) row of the tile at a time: the tile's column maxima, then its sums.
+    using Row = Eigen::Array<T, 1, Dynamic>;
+    const Index nj = c.cols();
+    Row top = Row::Constant(nj, -std::numeric_limits<T>::infinity());
     for (Index r = 0; r < c.rows(); ++r) {
-      e = exp_or_zero(z.row(r) - shift_t);  // in T, vectorized (see lse_rows)
-      added += e.template cast<double>();
+      const T* c_row = c.data() + r * c.outerStride();
+      if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), nj);
+      detail::max_term_into(top.data(), c_row, h_t[i0 + r], inv_eps, nj);
     }
-    sum.segment(j0, c.cols()) =
-        (sum.segment(j0, c.cols()).transpose().array() * exp_or_zero(old_max - shift) + added)
-            .transpose();
-    max.segment(j0, c.cols()) = new_max.transpose();
+    const Eigen::ArrayXd old_max = max.segment(j0, nj);
+    const Eigen::ArrayXd new_max = old_max.max(top.transpose().template cast<double>());
+    const Eigen::ArrayXd shift = (new_max == -kInf).select(0.0, new_max);
+    const Row shift_t = shift.transpose().template cast<T>();
+    Row added = Row::Zero(nj);
+    for (Index r = 0; r < c.rows(); ++r) {
+      detail::sum_exp_into(added.data(), c.data() + r * c.outerStride(), h_t[i0 + r], inv_eps,
+                           shift_t.data(), nj);
+    }
+    sum.segment(j0, nj) = sum.segment(j0, nj).array() * exp_or_zero(old_max - shift) +
+                          added.transpose().template cast<double>();
+    max.segment(j0, nj) = new_max;
   }, interrupt);
   out = finish_lse(max, sum);
 }

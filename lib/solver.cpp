@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <optional>
 #include <cmath>
 #include <sstream>
 
 #include "detail/exp.hpp"
+#include "detail/kernel_domain.hpp"
 #include "eot/error.hpp"
+#include "eot/memory.hpp"
 
 namespace eot {
 
@@ -29,6 +32,25 @@ const char* to_string(Status status) {
       return "interrupted";
   }
   return "unknown";
+}
+
+const char* to_string(Domain domain) {
+  switch (domain) {
+    case Domain::Auto:
+      return "auto";
+    case Domain::Log:
+      return "log";
+    case Domain::Kernel:
+      return "kernel";
+  }
+  return "unknown";
+}
+
+Domain domain_from_string(const std::string& name) {
+  for (Domain domain : {Domain::Auto, Domain::Log, Domain::Kernel}) {
+    if (name == to_string(domain)) return domain;
+  }
+  throw InvalidArgument("domain: unknown domain '" + name + "'; expected auto, log or kernel");
 }
 
 template <typename T>
@@ -262,6 +284,7 @@ class Sinkhorn {
         threshold_(effective_tolerance<T>(options) * std::max(mass_a_, mass_b_)) {
     f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
     g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
+    if (use_kernel()) kernel_.emplace(geometry_, a_, b_, o_.threads, o_.interrupt);
   }
 
   Result run() {
@@ -298,6 +321,9 @@ class Sinkhorn {
           if (in_stage == o_.epsilon_scaling.iterations_per_stage) break;
           continue;
         }
+        // The kernel takes over after one log-domain iteration at the target: K is first
+        // absorbed at potentials that are roughly consistent, so few of its entries underflow.
+        kernel_on_ = kernel_.has_value();
         // Check when due, at the last allowed iteration, or when both marginals are at hand.
         const bool free = (tau_a_ == 0 || row_current_) && (tau_b_ == 0 || col_current_);
         if (iterations % o_.check_every != 0 && iterations != o_.max_iterations && !free) continue;
@@ -393,6 +419,18 @@ class Sinkhorn {
     row_current_ = col_current_ = false;
   }
 
+  // Domain::Auto's rule (see solver.hpp); Kernel checks that K fits.
+  bool use_kernel() const {
+    if (o_.domain == Domain::Log || p_.rho_a == 0 || p_.rho_b == 0) return false;
+    const double bytes = double(p_.n()) * double(p_.m()) * sizeof(T);
+    if (o_.domain == Domain::Kernel) {
+      require_dense_fits(p_.n(), p_.m(), sizeof(T), "the kernel-domain solver's kernel",
+                         "use the log domain (Domain::Log, --domain log)");
+      return true;
+    }
+    return bytes <= double(available_memory()) / 4;
+  }
+
   bool interrupted() const { return o_.interrupt && o_.interrupt->load(std::memory_order_relaxed); }
 
   // f_i <- -tau_a epsilon LSE_j [log b_j + (g_j - C_ij) / epsilon]. False if the result is not
@@ -425,7 +463,8 @@ class Sinkhorn {
   // False if the pass was interrupted (its output is then not kept).
   bool ensure_row_lse() {
     if (!row_current_) {
-      geometry_.lse_rows(log_b_ + g_ / eps_, eps_, row_lse_, o_.threads, o_.interrupt);
+      if (!kernel_lse(true))
+        geometry_.lse_rows(log_b_ + g_ / eps_, eps_, row_lse_, o_.threads, o_.interrupt);
       row_current_ = !interrupted();
     }
     return row_current_;
@@ -433,10 +472,38 @@ class Sinkhorn {
 
   bool ensure_col_lse() {
     if (!col_current_) {
-      geometry_.lse_cols(log_a_ + f_ / eps_, eps_, col_lse_, o_.threads, o_.interrupt);
+      if (!kernel_lse(false))
+        geometry_.lse_cols(log_a_ + f_ / eps_, eps_, col_lse_, o_.threads, o_.interrupt);
       col_current_ = !interrupted();
     }
     return col_current_;
+  }
+
+  // The row (or column) LSE from the kernel, absorbed again first if it cannot give it. False
+  // if the kernel is not in use or still cannot (the caller makes a log-domain pass). The
+  // kernel is given up when it costs more than it saves: more than 3 such failures, or an
+  // absorption for more than every other pass.
+  bool kernel_lse(bool rows) {
+    if (!kernel_on_ || eps_ != p_.epsilon) return false;
+    auto pass = [&] { return rows ? kernel_->lse_rows(g_, row_lse_) : kernel_->lse_cols(f_, col_lse_); };
+    ++kernel_passes_;
+    if (pass() || (kernel_->absorb(f_, g_, eps_) && pass())) {
+      if (kernel_passes_ >= 10 && 2 * kernel_->absorptions() > kernel_passes_) drop_kernel();
+      return true;
+    }
+    if (++kernel_failures_ > 3) drop_kernel();
+    return false;
+  }
+
+  void record_domain(Result& result) const {
+    result.domain = kernel_on_ ? "kernel" : "log";
+    result.absorptions = kernel_ ? kernel_->absorptions() : absorptions_;
+  }
+
+  void drop_kernel() {
+    absorptions_ = kernel_->absorptions();
+    kernel_.reset();
+    kernel_on_ = false;
   }
 
   // r = P 1 and c = P^T 1 of the current potentials (meaningless if interrupted).
@@ -483,6 +550,7 @@ class Sinkhorn {
     result.message = "interrupted after " + std::to_string(completed) +
                      " iterations; f and g are the potentials of the last completed update";
     result.iterations = completed;
+    record_domain(result);
     describe_problem(result);
     result.solve_time_seconds = elapsed();
     return result;
@@ -492,6 +560,7 @@ class Sinkhorn {
   Result finish(Result& result, int iterations, Elapsed elapsed) {
     result.iterations = iterations;
     result.omega = omega_;
+    record_domain(result);
     if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
     if (!evaluate(result)) {
       // Potentials far from consistent (an epsilon-scaling stage, a failed update) can make
@@ -593,6 +662,10 @@ class Sinkhorn {
   int fallbacks_ = 0;
   static constexpr int kMaxFallbacks = 3;
   Checkpoint previous_, start_;
+  // Kernel domain: present if chosen, on from the second target-epsilon iteration.
+  std::optional<detail::KernelDomain<T>> kernel_;
+  bool kernel_on_ = false;
+  int kernel_passes_ = 0, kernel_failures_ = 0, absorptions_ = 0;
 };
 
 }  // namespace

@@ -135,6 +135,14 @@ TEST_CASE("cli: point clouds, regimes and precision") {
   const nlohmann::json j = nlohmann::json::parse(cloud.out);
   CHECK(j["geometry"] == "point cloud 3 x 4, d = 2, sqeuclidean");
   CHECK(j["transport_cost"].get<double>() == doctest::Approx(0.1325).epsilon(1e-9));
+  CHECK(j["domain"] == "kernel");
+  const Run log = box.run("solve --x x.csv --y y.csv --epsilon 0.01 --domain log --json");
+  REQUIRE(log.exit == 0);
+  CHECK(nlohmann::json::parse(log.out)["domain"] == "log");
+  CHECK(nlohmann::json::parse(log.out)["absorptions"] == 0);
+  CHECK(nlohmann::json::parse(log.out)["transport_cost"].get<double>() ==
+        doctest::Approx(0.1325).epsilon(1e-9));
+  CHECK(box.run("solve --x x.csv --y y.csv --epsilon 0.01 --domain exp").exit == 2);
 
   const Run one_sided =
       box.run("solve --x x.csv --y y.csv --metric negdot --epsilon 1 --rho-b 0 --json");

@@ -474,3 +474,54 @@ TEST_CASE("over-relaxation cuts iterations, reaches the same solution, and falls
     CHECK(max_abs_diff(q.plan(rf.f, rf.g), q.plan(rn.f, rn.g)) < 1e-9);
   }
 }
+
+TEST_CASE_TEMPLATE("the kernel domain gives the log domain's answer, absorbing as potentials move",
+                   T, double, float) {
+  const bool is_float = std::is_same_v<T, float>;
+  // Costs up to 30 at epsilon 0.01: the potentials travel hundreds of epsilon after the first
+  // absorption, so the kernel is absorbed again on the way. A zero weight on each side and a
+  // forbidden pair exercise the entries the kernel stores as 0.
+  MatrixD c = uniform_matrix(40, 50, 91, 0, 30);
+  c(3, 7) = eot::kInf;
+  for (const Regime& regime : kRegimes) {
+    CAPTURE(std::string(regime.name));
+    eot::Problem<double> pd = regime_problem(regime, c, is_float ? 0.5 : 0.01);
+    pd.a[5] = 0;
+    pd.b[9] = 0;
+    if (regime.rho_a == eot::kInf && regime.rho_b == eot::kInf) pd.b *= pd.a.sum() / pd.b.sum();
+    eot::Problem<T> p = dense_problem<T>(c, pd.epsilon);
+    p.a = pd.a.cast<T>();
+    p.b = pd.b.cast<T>();
+    p.rho_a = pd.rho_a;
+    p.rho_b = pd.rho_b;
+    eot::SolverOptions log = is_float ? eot::SolverOptions{} : tight(), kernel = log;
+    log.max_iterations = kernel.max_iterations = 100000;
+    log.domain = eot::Domain::Log;
+    kernel.domain = eot::Domain::Kernel;
+    const eot::Result rl = eot::solve(p, log), rk = eot::solve(p, kernel);
+    REQUIRE(rl.converged());
+    REQUIRE(rk.converged());
+    CHECK(rl.domain == "log");
+    CHECK(rl.absorptions == 0);
+    if (regime.rho_b == 0) {  // a free side: solved in one log-domain update
+      CHECK(rk.domain == "log");
+      CHECK(rk.iterations == 1);
+      continue;
+    }
+    CHECK(rk.domain == "kernel");
+    CHECK(rk.absorptions >= 1);
+    if (!is_float && regime.rho_a == eot::kInf && regime.rho_b == eot::kInf)
+      CHECK(rk.absorptions >= 2);
+    CHECK(rk.marginal_error <= rk.tolerance * std::max(p.a.sum(), p.b.sum()));
+    // The same plan, to the precision's resolution of C / epsilon (3000 in double).
+    const double tol = is_float ? 1e-4 : 1e-11;
+    CHECK(max_abs_diff(pd.plan(rl.f, rl.g), pd.plan(rk.f, rk.g)) < tol);
+    CHECK(rk.transport_cost == doctest::Approx(rl.transport_cost).epsilon(tol));
+    CHECK(std::abs(rk.iterations - rl.iterations) <= 2 * log.check_every);
+    // Auto picks the kernel for a problem this small.
+    CHECK(eot::solve(p).domain == "kernel");
+  }
+  CHECK(eot::to_string(eot::domain_from_string("kernel")) == std::string("kernel"));
+  CHECK(contains(message_of<eot::InvalidArgument>([] { eot::domain_from_string("exp"); }),
+                 "domain: unknown domain 'exp'; expected auto, log or kernel"));
+}

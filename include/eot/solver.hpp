@@ -60,6 +60,22 @@ struct Acceleration {
   double omega = 0;        // > 0: this omega instead of the rule (still with the fallback)
 };
 
+// Where the iterations at the target epsilon get their log-sum-exps (see lib/detail/
+// kernel_domain.hpp). The kernel domain stores K = the plan at absorbed potentials (n x m in T)
+// and replaces each pass's n m exps by a matrix-vector product; it absorbs K again (one exp
+// pass) when the potentials move more than 200 epsilon (20 in float) away, and makes a
+// log-domain pass whenever K cannot give an entry (underflow). Epsilon-scaling stages and
+// problems with a free side always run in the log domain.
+enum class Domain {
+  Auto,    // Kernel when both sides are constrained and K fits in a quarter of the available
+           // memory, else Log
+  Log,     // n m exps per pass, nothing stored: point clouds stay O(n + m) in memory
+  Kernel,  // whenever both sides are constrained; InvalidArgument if K cannot fit in memory
+};
+const char* to_string(Domain domain);  // "auto", "log", "kernel"
+// Parses those names; throws InvalidArgument otherwise.
+Domain domain_from_string(const std::string& name);
+
 struct SolverOptions {
   int max_iterations = 10000;
   // Relative to the mass: converged when marginal_error <= tolerance * max(sum a, sum b).
@@ -68,6 +84,7 @@ struct SolverOptions {
   int check_every = 10;  // check convergence every this many iterations
   EpsilonScaling epsilon_scaling;
   Acceleration acceleration;
+  Domain domain = Domain::Auto;
   int threads = 0;  // <= 0: OpenMP's default
   // Warm start (n and m entries); empty means zeros. Ignored on a free side.
   Eigen::VectorXd initial_f;
@@ -107,6 +124,9 @@ struct Result {
   int iterations = 0;
   int stages = 1;             // epsilon-scaling stages, the target included
   double omega = 1;           // the over-relaxation in use at the end (1: none)
+  std::string domain = "log";  // where the target-epsilon iterations ran: "log" or "kernel"
+                               // (a kernel given up on the way, see Domain, reports "log")
+  int absorptions = 0;         // kernel-domain absorptions (exp passes storing K)
   double marginal_error = 0;  // of the returned potentials
   double transport_cost = 0;  // <P, C>
   double primal = 0;          // MATH.md section 5

@@ -1,0 +1,124 @@
+// The kernel-domain form of Sinkhorn's two log-sum-exp passes, stabilized by absorption
+// (Schmitzer 2019, "Stabilized sparse scaling algorithms"). The solver keeps its potentials and
+// its log-domain update rule; only where the LSEs come from changes. A stored kernel
+//
+//   K_ij = exp(alpha_i + beta_j + (fbar_i + gbar_j - C_ij) / epsilon),
+//
+// with alpha_i = log a_i (0 where a_i = 0), beta_j likewise, is the plan at the absorbed
+// potentials (fbar, gbar), up to the zero weights. Then, for any g,
+//
+//   LSE_j [log b_j + (g_j - C_ij) / epsilon]
+//     = log sum_j K_ij [b_j > 0] exp((g_j - gbar_j) / epsilon) - alpha_i - fbar_i / epsilon,
+//
+// a matrix-vector product instead of n m exps, and the same down the columns. The scalings
+// exp((g - gbar) / epsilon) stay within exp(+-kReach) or the kernel is absorbed again at the
+// current potentials: entries that underflowed in K (below e^-708 in double, e^-87 in float)
+// then stay negligible next to the row sums, which are near 1 at the absorbed potentials.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+
+#include "detail/tiles.hpp"
+#include "eot/geometry.hpp"
+#include "eot/memory.hpp"
+
+namespace eot::detail {
+
+template <typename T>
+class KernelDomain {
+ public:
+  // How far (in units of epsilon) the potentials may move from the absorbed ones.
+  static constexpr double kReach = std::is_same_v<T, float> ? 20 : 200;
+
+  KernelDomain(const Geometry<T>& geometry, const Eigen::VectorXd& a, const Eigen::VectorXd& b,
+               int threads, const std::atomic<bool>* interrupt)
+      : geometry_(geometry),
+        log_a_((a.array() > 0).select(a.array().log(), 0.0)),
+        log_b_((b.array() > 0).select(b.array().log(), 0.0)),
+        has_a_((a.array() > 0).cast<double>()),
+        has_b_((b.array() > 0).cast<double>()),
+        threads_(threads),
+        interrupt_(interrupt) {}
+
+  // K at the potentials (f, g) and this epsilon: one exp per cost. False if an entry is not
+  // finite (potentials far from consistent); the kernel is then unusable until absorbed again.
+  bool absorb(const Eigen::VectorXd& f, const Eigen::VectorXd& g, double epsilon) {
+    ++absorptions_;
+    epsilon_ = epsilon;
+    f_bar_ = f;
+    g_bar_ = g;
+    kernel_ = geometry_.plan(log_a_ + f / epsilon, log_b_ + g / epsilon, epsilon, threads_);
+    valid_ = kernel_.allFinite();
+    return valid_;
+  }
+
+  // out_i = LSE_j [log b_j + (g_j - C_ij) / epsilon] for the epsilon of the last absorption.
+  // False if the kernel cannot give it: not absorbed or not valid, g too far from gbar, or a
+  // row of positive weight came out empty (underflow). A row of zero weight may come out
+  // -inf where the log domain has a finite value; its potential never matters.
+  bool lse_rows(const Eigen::VectorXd& g, Eigen::VectorXd& out) const {
+    return lse(g, g_bar_, has_b_, log_a_, f_bar_, has_a_, true, out);
+  }
+  // out_j = LSE_i [log a_i + (f_i - C_ij) / epsilon].
+  bool lse_cols(const Eigen::VectorXd& f, Eigen::VectorXd& out) const {
+    return lse(f, f_bar_, has_a_, log_b_, g_bar_, has_b_, false, out);
+  }
+
+  int absorptions() const { return absorptions_; }
+
+ private:
+  bool lse(const Eigen::VectorXd& h, const Eigen::VectorXd& h_bar, const Eigen::VectorXd& has_h,
+           const Eigen::VectorXd& log_w, const Eigen::VectorXd& bar, const Eigen::VectorXd& has_w,
+           bool rows, Eigen::VectorXd& out) const {
+    if (!valid_) return false;
+    const Eigen::ArrayXd exponent = (h - h_bar).array() / epsilon_;
+    if (!(exponent.abs().maxCoeff() <= kReach)) return false;
+    const Vector<T> x = (has_h.array() * exponent.exp()).matrix().template cast<T>();
+    Vector<T> product(rows ? kernel_.rows() : kernel_.cols());
+    if (rows)
+      times(x, product);
+    else
+      transpose_times(x, product);
+    out = product.template cast<double>().array().log() - log_w.array() - bar.array() / epsilon_;
+    // Finite, or empty where the weight is 0. Empty where it is positive means underflow (the
+    // problem was validated: such a row has an admissible pair), +inf overflow.
+    return (out.array().isFinite() || (out.array() == -kInf && has_w.array() == 0)).all();
+  }
+
+  // out = K x and out = K^T x, in blocks of rows (columns) shared among threads; each entry is
+  // summed by one thread in a fixed order, whatever the thread count.
+  void times(const Vector<T>& x, Vector<T>& out) const {
+    blocks(kernel_.rows(), [&](Index i0, Index ni) {
+      out.segment(i0, ni).noalias() = kernel_.middleRows(i0, ni) * x;
+    });
+  }
+  void transpose_times(const Vector<T>& x, Vector<T>& out) const {
+    blocks(kernel_.cols(), [&](Index j0, Index nj) {
+      out.segment(j0, nj).noalias() = kernel_.middleCols(j0, nj).transpose() * x;
+    });
+  }
+
+  template <typename Visit>
+  void blocks(Index size, Visit&& visit) const {
+    const Index count = (size + kTileCols - 1) / kTileCols;
+#pragma omp parallel for num_threads(thread_count(threads_)) schedule(static) if ( \
+    count > 1 && kernel_.size() >= kParallelMinimum)
+    for (Index k = 0; k < count; ++k) {
+      if (interrupt_ && interrupt_->load(std::memory_order_relaxed)) continue;
+      visit(k * kTileCols, std::min(kTileCols, size - k * kTileCols));
+    }
+  }
+
+  const Geometry<T>& geometry_;
+  const Eigen::VectorXd log_a_, log_b_, has_a_, has_b_;
+  const int threads_;
+  const std::atomic<bool>* interrupt_;
+  Matrix<T> kernel_;
+  Eigen::VectorXd f_bar_, g_bar_;
+  double epsilon_ = 0;
+  bool valid_ = false;
+  int absorptions_ = 0;
+};
+
+}  // namespace eot::detail
