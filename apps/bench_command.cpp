@@ -108,82 +108,137 @@ Matrix<double> scaled_cost(Index n) {
 }
 
 // Seconds per iteration: the difference between solves of k and 2k iterations, so the setup
-// and the final values cancel out.
+// (the first log-domain iteration, the first absorption) and the final values cancel out.
 template <typename T>
-double per_iteration(const Problem<T>& problem, int threads, int k) {
+double per_iteration(const Problem<T>& problem, Domain domain, int threads, int k) {
   auto run = [&](int iterations) {
     SolverOptions o;
     o.threads = threads;
     o.max_iterations = iterations;
     o.check_every = 1 << 30;
     o.acceleration.enabled = false;
+    o.domain = domain;
     return best_time(2, [&] { solve(problem, o); });
   };
   return (run(2 * k) - run(k)) / k;
 }
 
+// The floor of one iteration (two passes): in the log domain, one exp per cost and pass (and,
+// for a dense cost, reading it); in the kernel domain, reading the stored kernel.
 template <typename T>
-void iteration_row(const char* name, std::shared_ptr<const Geometry<T>> geometry, const Floors& f,
-                   bool dense, int k) {
-  const Problem<T> problem(geometry, 0.01);
+double floor_seconds(const Problem<T>& problem, Domain domain, bool dense, const Floors& f,
+                     int threads) {
   const double nm = double(problem.n()) * double(problem.m());
+  const double read = 2 * nm * sizeof(T) / (f.read_gbs[threads] * 1e9);
+  if (domain == Domain::Kernel) return read;
+  const double exp = 2 * nm * f.exp_ns[std::is_same_v<T, double>][threads] * 1e-9;
+  return std::max(exp, dense ? read : 0.0);
+}
+
+template <typename T>
+void iteration_row(const char* name, std::shared_ptr<const Geometry<T>> geometry, Domain domain,
+                   const Floors& f, int k) {
+  const Problem<T> problem(geometry, 0.01);
+  const bool dense = dynamic_cast<const CostMatrix<T>*>(geometry.get()) != nullptr;
   double t[3];
   for (int threads : {1, 2}) {
-    t[threads] = per_iteration(problem, threads, k);
-    // Two passes over the costs, one exp per cost each; a dense pass also reads the costs.
-    const double exp_floor = 2 * nm * f.exp_ns[std::is_same_v<T, double>][threads] * 1e-9;
-    const double read_floor = dense ? 2 * nm * sizeof(T) / (f.read_gbs[threads] * 1e9) : 0;
-    const double floor = std::max(exp_floor, read_floor);
-    std::printf("  %-30s %8d %12.2f %12.2f %8.2f\n", name, threads, t[threads] * 1e3, floor * 1e3,
-                t[threads] / floor);
+    t[threads] = per_iteration(problem, domain, threads, k);
+    const double floor = floor_seconds(problem, domain, dense, f, threads);
+    std::printf("  %-24s %-7s %8d %12.2f %12.2f %8.2f\n", name, to_string(domain), threads,
+                t[threads] * 1e3, floor * 1e3, t[threads] / floor);
   }
-  std::printf("  %-30s %8s %12s %12s %8s   2 threads: %.2fx faster\n", "", "", "", "", "",
+  std::printf("  %-24s %-7s %8s %12s %12s %8s   2 threads: %.2fx faster\n", "", "", "", "", "", "",
               t[1] / t[2]);
 }
 
 void time_to_tolerance(Index n, double epsilon, int threads) {
   const Problem<double> problem(std::make_shared<CostMatrix<double>>(scaled_cost(n)), epsilon);
-  for (bool accelerated : {false, true}) {
+  struct Method {
+    const char* name;
+    bool accelerated;
+    Domain domain;
+  };
+  for (const Method& m : {Method{"log, plain", false, Domain::Log},
+                          Method{"log, over-relaxed", true, Domain::Log},
+                          Method{"kernel, over-relaxed", true, Domain::Auto}}) {
     SolverOptions o;
     o.threads = threads;
     o.max_iterations = 100000;
-    o.acceleration.enabled = accelerated;
+    o.acceleration.enabled = m.accelerated;
+    o.domain = m.domain;
     const Result r = solve(problem, o);
-    std::printf("  %6lld %8g %-14s %-10s %10d %8.3f %10.4f %.12g\n", static_cast<long long>(n),
-                epsilon, accelerated ? "over-relaxed" : "plain", to_string(r.status), r.iterations,
-                r.omega, r.solve_time_seconds, r.transport_cost);
+    std::printf("  %6lld %8g %-22s %-10s %10d %8.3f %6d %10.4f %.12g\n", static_cast<long long>(n),
+                epsilon, m.name, to_string(r.status), r.iterations, r.omega, r.absorptions,
+                r.solve_time_seconds, r.transport_cost);
   }
 }
 
-int bench(Index n, bool quick, int threads) {
+// Time per iteration against n (double, `threads` threads), with its floor: what
+// tools/plot_scaling.py draws.
+void scaling(const Floors& f, int threads, bool quick) {
+  std::printf("\nTime per iteration against n, double, %d threads (epsilon 0.01)\n", threads);
+  std::printf("  %-12s %8s %12s %12s %8s\n", "problem", "n", "ms/iter", "floor ms", "ratio");
+  const std::vector<Index> dense_sizes =
+      quick ? std::vector<Index>{250, 500} : std::vector<Index>{250, 500, 1000, 2000, 4000, 8000};
+  const std::vector<Index> cloud_sizes =
+      quick ? std::vector<Index>{250, 500}
+            : std::vector<Index>{250, 500, 1000, 2000, 4000, 8000, 16000, 32000};
+  auto row = [&](const char* name, const Problem<double>& problem, Domain domain, bool dense) {
+    const int k = std::max(2, int(4e8 / (double(problem.n()) * double(problem.n()))));
+    const double t = per_iteration(problem, domain, threads, std::min(k, 20));
+    const double floor = floor_seconds(problem, domain, dense, f, threads);
+    std::printf("  %-12s %8lld %12.4f %12.4f %8.2f\n", name, static_cast<long long>(problem.n()),
+                t * 1e3, floor * 1e3, t / floor);
+  };
+  for (Index n : dense_sizes) {
+    const Problem<double> problem(std::make_shared<CostMatrix<double>>(scaled_cost(n)), 0.01);
+    row("dense-log", problem, Domain::Log, true);
+    row("dense-kernel", problem, Domain::Kernel, true);
+  }
+  for (Index n : cloud_sizes) {
+    const Problem<double> problem(
+        std::make_shared<PointCloud<double>>(uniform_points(n, 1), uniform_points(n, 2)), 0.01);
+    row("cloud-log", problem, Domain::Log, false);
+  }
+}
+
+int bench(Index n, bool quick, bool scaling_only, int threads) {
   std::printf("eot bench: %d OpenMP threads available, Eigen SIMD: %s\n", omp_get_max_threads(),
               Eigen::SimdInstructionSetsInUse());
   const Floors f = measure_floors();
+  if (scaling_only) {
+    scaling(f, threads, quick);
+    return 0;
+  }
 
   std::printf(
-      "\nTime per Sinkhorn iteration, n = m = %lld (2 passes over the costs; floor = "
-      "max(exp, read))\n",
+      "\nTime per Sinkhorn iteration, n = m = %lld (2 passes; floor: log = max(exp, read the "
+      "costs), kernel = read the kernel)\n",
       static_cast<long long>(n));
-  std::printf("  %-30s %8s %12s %12s %8s\n", "problem", "threads", "ms/iter", "floor ms", "ratio");
+  std::printf("  %-24s %-7s %8s %12s %12s %8s\n", "problem", "domain", "threads", "ms/iter",
+              "floor ms", "ratio");
   const int k = quick ? 3 : 10;
   const Matrix<double> cost = scaled_cost(n);
-  iteration_row<double>("dense, double", std::make_shared<CostMatrix<double>>(cost), f, true, k);
-  iteration_row<float>("dense, float", std::make_shared<CostMatrix<float>>(cost.cast<float>()), f,
-                       true, k);
+  const auto dense_double = std::make_shared<CostMatrix<double>>(cost);
+  const auto dense_float = std::make_shared<CostMatrix<float>>(cost.cast<float>());
+  for (Domain domain : {Domain::Log, Domain::Kernel}) {
+    iteration_row<double>("dense, double", dense_double, domain, f, k);
+    iteration_row<float>("dense, float", dense_float, domain, f, k);
+  }
   const Matrix<double> x = uniform_points(n, 1), y = uniform_points(n, 2);
-  iteration_row<double>("point cloud 2-D, double", std::make_shared<PointCloud<double>>(x, y), f,
-                        false, k);
+  iteration_row<double>("point cloud 2-D, double", std::make_shared<PointCloud<double>>(x, y),
+                        Domain::Log, f, k);
   iteration_row<float>("point cloud 2-D, float",
-                       std::make_shared<PointCloud<float>>(x.cast<float>(), y.cast<float>()), f,
-                       false, k);
+                       std::make_shared<PointCloud<float>>(x.cast<float>(), y.cast<float>()),
+                       Domain::Log, f, k);
 
   std::printf(
       "\nIterations and time to the tolerance (1e-9 x mass, L1 marginal error), dense "
       "double, %d threads\n",
       threads);
-  std::printf("  %6s %8s %-14s %-10s %10s %8s %10s %s\n", "n", "epsilon", "method", "status",
-              "iterations", "omega", "seconds", "<P, C>");
-  for (Index size : quick ? std::vector<Index>{500} : std::vector<Index>{1000, 2000}) {
+  std::printf("  %6s %8s %-22s %-10s %10s %8s %6s %10s %s\n", "n", "epsilon", "method", "status",
+              "iterations", "omega", "absorb", "seconds", "<P, C>");
+  for (Index size : quick ? std::vector<Index>{500} : std::vector<Index>{1000, 2000, 4000}) {
     for (double epsilon : {0.01, 0.001}) time_to_tolerance(size, epsilon, threads);
   }
   return 0;
@@ -194,14 +249,18 @@ int bench(Index n, bool quick, int threads) {
 void add_bench_command(CLI::App& app, Runner& run) {
   auto n = std::make_shared<Index>(4000);
   auto quick = std::make_shared<bool>(false);
+  auto scaling_only = std::make_shared<bool>(false);
   auto threads = std::make_shared<int>(2);
   CLI::App* command =
       app.add_subcommand("bench", "Measure this machine's limits and the solver against them");
   command->add_option("--n", *n, "problem size for the per-iteration table")->capture_default_str();
-  command->add_option("--threads", *threads, "threads for the time-to-tolerance table")
+  command->add_option("--threads", *threads, "threads for the time-to-tolerance and scaling tables")
       ->capture_default_str();
+  command->add_flag("--scaling", *scaling_only,
+                    "only the time per iteration against n (tools/plot_scaling.py plots it)");
   command->add_flag("--quick", *quick, "small problems, few repeats (a smoke test)");
-  command->callback([=, &run] { run = [=] { return bench(*n, *quick, *threads); }; });
+  command->callback(
+      [=, &run] { run = [=] { return bench(*n, *quick, *scaling_only, *threads); }; });
 }
 
 }  // namespace eot::cli

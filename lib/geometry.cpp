@@ -260,6 +260,7 @@ PointCloud<T>::PointCloud(Matrix<T> x, Matrix<T> y, Metric metric)
   }
   x_sq_ = x_.rowwise().squaredNorm();
   y_sq_ = y_.rowwise().squaredNorm();
+  if (x_.cols() <= kDirectDimensions) y_t_ = y_.transpose();
 }
 
 template <typename T>
@@ -287,15 +288,34 @@ template <typename T>
 typename Geometry<T>::Tile PointCloud<T>::tile(Index i0, Index j0, Index ni, Index nj,
                                                Matrix<T>& scratch) const {
   scratch.resize(ni, nj);
-  scratch.noalias() = x_.middleRows(i0, ni) * y_.middleRows(j0, nj).transpose();
-  if (metric_ == Metric::NegDot) {
-    scratch = -scratch;
+  const Index d = x_.cols();
+  if (d <= kDirectDimensions) {
+    // Row by row, a coordinate at a time, over contiguous coordinates of the column points:
+    // (x_ik - y_jk)^2 summed exactly (no cancellation), or the dot product.
+    for (Index r = 0; r < ni; ++r) {
+      auto row = scratch.row(r).array();
+      const auto x = x_.row(i0 + r);
+      auto y = [&](Index k) { return y_t_.row(k).segment(j0, nj).array(); };
+      if (metric_ == Metric::NegDot) {
+        row = -x[0] * y(0);
+        for (Index k = 1; k < d; ++k) row -= x[k] * y(k);
+      } else {
+        row = (y(0) - x[0]).square();
+        for (Index k = 1; k < d; ++k) row += (y(k) - x[k]).square();
+        if (metric_ == Metric::Euclidean) row = row.sqrt();
+      }
+    }
   } else {
-    // |x|^2 + |y|^2 - 2 <x, y>, clamped at 0 against rounding.
-    scratch = (-2 * scratch).colwise() + x_sq_.segment(i0, ni);
-    scratch.rowwise() += y_sq_.segment(j0, nj).transpose();
-    scratch = scratch.cwiseMax(T(0));
-    if (metric_ == Metric::Euclidean) scratch = scratch.cwiseSqrt();
+    scratch.noalias() = x_.middleRows(i0, ni) * y_.middleRows(j0, nj).transpose();
+    if (metric_ == Metric::NegDot) {
+      scratch = -scratch;
+    } else {
+      // |x|^2 + |y|^2 - 2 <x, y>, clamped at 0 against rounding.
+      scratch = (-2 * scratch).colwise() + x_sq_.segment(i0, ni);
+      scratch.rowwise() += y_sq_.segment(j0, nj).transpose();
+      scratch = scratch.cwiseMax(T(0));
+      if (metric_ == Metric::Euclidean) scratch = scratch.cwiseSqrt();
+    }
   }
   return typename Geometry<T>::Tile(scratch.data(), ni, nj, Eigen::OuterStride<>(nj));
 }

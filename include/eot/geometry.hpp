@@ -129,7 +129,11 @@ class PointCloud final : public Geometry<T> {
                                   Matrix<T>& scratch) const override;
 
  private:
+  // Up to this dimension a tile is computed a coordinate at a time; above it, as a GEMM
+  // (x y^T) and the squared norms.
+  static constexpr Index kDirectDimensions = 8;
   Matrix<T> x_, y_;
+  Matrix<T> y_t_;          // y transposed (d x m) when d <= kDirectDimensions
   Vector<T> x_sq_, y_sq_;  // squared norms, for the GEMM-shaped squared distance
   Metric metric_;
 };

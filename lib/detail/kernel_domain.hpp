@@ -86,35 +86,44 @@ class KernelDomain {
     return (out.array().isFinite() || (out.array() == -kInf && has_w.array() == 0)).all();
   }
 
-  // out = K x and out = K^T x, in blocks of rows (columns) shared among threads; each entry is
-  // summed by one thread in a fixed order, whatever the thread count.
+  // out = K x: blocks of rows shared among threads, each entry summed by one thread.
   void times(const Vector<T>& x, Vector<T>& out) const {
-    blocks(kernel_.rows(), [&](Index i0, Index ni) {
+    blocks(kernel_.rows(), kTileCols, [&](Index i0, Index ni) {
       out.segment(i0, ni).noalias() = kernel_.middleRows(i0, ni) * x;
     });
   }
+  // out = K^T x: kChunks fixed bands of rows, each streamed whole (rows are contiguous) into a
+  // partial sum, then the partial sums added in order: the same result on any thread count.
   void transpose_times(const Vector<T>& x, Vector<T>& out) const {
-    blocks(kernel_.cols(), [&](Index j0, Index nj) {
-      out.segment(j0, nj).noalias() = kernel_.middleCols(j0, nj).transpose() * x;
+    const Index band = (kernel_.rows() + kChunks - 1) / kChunks;
+    partial_.resize(kChunks, kernel_.cols());
+    blocks(kChunks * band, band, [&](Index start, Index) {
+      const Index i0 = std::min(start, kernel_.rows()), ni = std::min(band, kernel_.rows() - i0);
+      partial_.row(start / band).noalias() =
+          x.segment(i0, ni).transpose() * kernel_.middleRows(i0, ni);
     });
+    out = partial_.colwise().sum().transpose();
   }
 
+  // visit(start, length) for consecutive blocks of `size`, shared among threads.
   template <typename Visit>
-  void blocks(Index size, Visit&& visit) const {
-    const Index count = (size + kTileCols - 1) / kTileCols;
+  void blocks(Index size, Index block, Visit&& visit) const {
+    const Index count = (size + block - 1) / block;
 #pragma omp parallel for num_threads(thread_count(threads_)) schedule(static) if ( \
     count > 1 && kernel_.size() >= kParallelMinimum)
     for (Index k = 0; k < count; ++k) {
       if (interrupt_ && interrupt_->load(std::memory_order_relaxed)) continue;
-      visit(k * kTileCols, std::min(kTileCols, size - k * kTileCols));
+      visit(k * block, std::min(block, size - k * block));
     }
   }
 
+  static constexpr Index kChunks = 8;
   const Geometry<T>& geometry_;
   const Eigen::VectorXd log_a_, log_b_, has_a_, has_b_;
   const int threads_;
   const std::atomic<bool>* interrupt_;
   Matrix<T> kernel_;
+  mutable Matrix<T> partial_;  // kChunks partial sums of K^T x
   Eigen::VectorXd f_bar_, g_bar_;
   double epsilon_ = 0;
   bool valid_ = false;
