@@ -40,7 +40,8 @@ std::string Result::full_report() const {
                          (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : "") +
                          (omega > 1 ? format(", over-relaxed (omega %.3f)", omega) : "") +
                          (domain == "kernel"
-                              ? ", kernel domain (" + std::to_string(absorptions) + " absorptions)"
+                              ? ", kernel domain (" + std::to_string(absorptions) +
+                                    (absorptions == 1 ? " absorption)" : " absorptions)")
                               : ""));
   line("marginal error",
        format("%.3e", marginal_error) + "   (tolerance " + format("%.1e", tolerance) + " x mass)");
