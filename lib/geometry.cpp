@@ -55,17 +55,20 @@ void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int
   const Vector<T> h_t = h.cast<T>();
   const T inv_eps = T(1 / epsilon);
   VectorXd max = VectorXd::Constant(rows(), -kInf), sum = VectorXd::Zero(rows());
-  for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
-    const T* h_tile = h_t.data() + j0;
-    for (Index r = 0; r < c.rows(); ++r) {
-      const T* c_row = c.data() + r * c.outerStride();
-      if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), c.cols());
-      const T top = detail::max_term(c_row, h_tile, inv_eps, c.cols());
-      absorb(max[i0 + r], sum[i0 + r], double(top), [&](double shift) {
-        return double(detail::sum_exp(c_row, h_tile, inv_eps, T(shift), c.cols()));
-      });
-    }
-  }, interrupt);
+  for_each_tile(
+      *this, Along::Rows, threads,
+      [&](Index i0, Index j0, const Tile& c) {
+        const T* h_tile = h_t.data() + j0;
+        for (Index r = 0; r < c.rows(); ++r) {
+          const T* c_row = c.data() + r * c.outerStride();
+          if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), c.cols());
+          const T top = detail::max_term(c_row, h_tile, inv_eps, c.cols());
+          absorb(max[i0 + r], sum[i0 + r], double(top), [&](double shift) {
+            return double(detail::sum_exp(c_row, h_tile, inv_eps, T(shift), c.cols()));
+          });
+        }
+      },
+      interrupt);
   out = finish_lse(max, sum);
 }
 
@@ -75,30 +78,33 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
   const Vector<T> h_t = h.cast<T>();
   const T inv_eps = T(1 / epsilon);
   VectorXd max = VectorXd::Constant(cols(), -kInf), sum = VectorXd::Zero(cols());
-  for_each_tile(*this, Along::Cols, threads, [&](Index i0, Index j0, const Tile& c) {
-    // The running update of absorb() for every column of the tile at once, a whole
-    // (contiguous) row of the tile at a time: the tile's column maxima, then its sums.
-    using Row = Eigen::Array<T, 1, Dynamic>;
-    const Index nj = c.cols();
-    Row top = Row::Constant(nj, -std::numeric_limits<T>::infinity());
-    for (Index r = 0; r < c.rows(); ++r) {
-      const T* c_row = c.data() + r * c.outerStride();
-      if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), nj);
-      detail::max_term_into(top.data(), c_row, h_t[i0 + r], inv_eps, nj);
-    }
-    const Eigen::ArrayXd old_max = max.segment(j0, nj);
-    const Eigen::ArrayXd new_max = old_max.max(top.transpose().template cast<double>());
-    const Eigen::ArrayXd shift = (new_max == -kInf).select(0.0, new_max);
-    const Row shift_t = shift.transpose().template cast<T>();
-    Row added = Row::Zero(nj);
-    for (Index r = 0; r < c.rows(); ++r) {
-      detail::sum_exp_into(added.data(), c.data() + r * c.outerStride(), h_t[i0 + r], inv_eps,
-                           shift_t.data(), nj);
-    }
-    sum.segment(j0, nj) = sum.segment(j0, nj).array() * exp_or_zero(old_max - shift) +
-                          added.transpose().template cast<double>();
-    max.segment(j0, nj) = new_max;
-  }, interrupt);
+  for_each_tile(
+      *this, Along::Cols, threads,
+      [&](Index i0, Index j0, const Tile& c) {
+        // The running update of absorb() for every column of the tile at once, a whole
+        // (contiguous) row of the tile at a time: the tile's column maxima, then its sums.
+        using Row = Eigen::Array<T, 1, Dynamic>;
+        const Index nj = c.cols();
+        Row top = Row::Constant(nj, -std::numeric_limits<T>::infinity());
+        for (Index r = 0; r < c.rows(); ++r) {
+          const T* c_row = c.data() + r * c.outerStride();
+          if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), nj);
+          detail::max_term_into(top.data(), c_row, h_t[i0 + r], inv_eps, nj);
+        }
+        const Eigen::ArrayXd old_max = max.segment(j0, nj);
+        const Eigen::ArrayXd new_max = old_max.max(top.transpose().template cast<double>());
+        const Eigen::ArrayXd shift = (new_max == -kInf).select(0.0, new_max);
+        const Row shift_t = shift.transpose().template cast<T>();
+        Row added = Row::Zero(nj);
+        for (Index r = 0; r < c.rows(); ++r) {
+          detail::sum_exp_into(added.data(), c.data() + r * c.outerStride(), h_t[i0 + r], inv_eps,
+                               shift_t.data(), nj);
+        }
+        sum.segment(j0, nj) = sum.segment(j0, nj).array() * exp_or_zero(old_max - shift) +
+                              added.transpose().template cast<double>();
+        max.segment(j0, nj) = new_max;
+      },
+      interrupt);
   out = finish_lse(max, sum);
 }
 

@@ -36,13 +36,13 @@ std::string Result::full_report() const {
   line("problem", regime + ", " + geometry + ", " + precision);
   line("epsilon", format("%.6g", epsilon) + "   rho_a " + rho(rho_a) + "   rho_b " + rho(rho_b));
   line("status", std::string(to_string(status)) + " (" + message + ")");
-  line("iterations", std::to_string(iterations) +
-                         (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : "") +
-                         (omega > 1 ? format(", over-relaxed (omega %.3f)", omega) : "") +
-                         (domain == "kernel"
-                              ? ", kernel domain (" + std::to_string(absorptions) +
-                                    (absorptions == 1 ? " absorption)" : " absorptions)")
-                              : ""));
+  line("iterations",
+       std::to_string(iterations) +
+           (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : "") +
+           (omega > 1 ? format(", over-relaxed (omega %.3f)", omega) : "") +
+           (domain == "kernel" ? ", kernel domain (" + std::to_string(absorptions) +
+                                     (absorptions == 1 ? " absorption)" : " absorptions)")
+                               : ""));
   line("marginal error",
        format("%.3e", marginal_error) + "   (tolerance " + format("%.1e", tolerance) + " x mass)");
   line("transport cost", format("%.15g", transport_cost) + "   <P, C>");

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <optional>
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "detail/exp.hpp"
@@ -111,7 +111,8 @@ void check_resolution(const Problem<T>& problem) {
 template <typename T>
 void check_range(const Problem<T>& p, const SolverOptions& o) {
   constexpr double kMaxExponent = 700;
-  const double mass_a = p.a.template cast<double>().sum(), mass_b = p.b.template cast<double>().sum();
+  const double mass_a = p.a.template cast<double>().sum(),
+               mass_b = p.b.template cast<double>().sum();
   if (!(std::log(mass_a) + std::log(mass_b) <= kMaxExponent)) {
     reject("a and b: the masses " + str(mass_a) + " and " + str(mass_b) +
            " multiply beyond what double holds; rescale the weights");
@@ -140,8 +141,8 @@ void check_range(const Problem<T>& p, const SolverOptions& o) {
     if (!(stages * s.iterations_per_stage < o.max_iterations)) {
       reject("epsilon scaling from " + str(start) + " down to " + str(p.epsilon) + " by " +
              str(s.factor) + " takes " + str(stages) + " stages of " +
-             std::to_string(s.iterations_per_stage) + " iterations, beyond max_iterations = " +
-             std::to_string(o.max_iterations));
+             std::to_string(s.iterations_per_stage) +
+             " iterations, beyond max_iterations = " + std::to_string(o.max_iterations));
     }
   }
 }
@@ -485,7 +486,9 @@ class Sinkhorn {
   // absorption for more than every other pass.
   bool kernel_lse(bool rows) {
     if (!kernel_on_ || eps_ != p_.epsilon) return false;
-    auto pass = [&] { return rows ? kernel_->lse_rows(g_, row_lse_) : kernel_->lse_cols(f_, col_lse_); };
+    auto pass = [&] {
+      return rows ? kernel_->lse_rows(g_, row_lse_) : kernel_->lse_cols(f_, col_lse_);
+    };
     ++kernel_passes_;
     if (pass() || (kernel_->absorb(f_, g_, eps_) && pass())) {
       if (kernel_passes_ >= 10 && 2 * kernel_->absorptions() > kernel_passes_) drop_kernel();
@@ -603,14 +606,13 @@ class Sinkhorn {
   }
 
   static std::array<double*, 7> values(Result& r) {
-    return {&r.marginal_error, &r.mass,    &r.transport_cost, &r.primal,
-            &r.dual,           &r.entropy, &r.gap};
+    return {&r.marginal_error, &r.mass, &r.transport_cost, &r.primal, &r.dual, &r.entropy, &r.gap};
   }
 
   // The last resort of the no-NaN, no-inf promise: names what overflowed and reports it as 0.
   static std::string zero_non_finite(Result& r) {
-    static const char* const names[] = {"marginal_error", "mass", "transport_cost", "primal",
-                                        "dual",           "entropy", "gap"};
+    static const char* const names[] = {
+        "marginal_error", "mass", "transport_cost", "primal", "dual", "entropy", "gap"};
     std::string which;
     const auto vs = values(r);
     for (std::size_t k = 0; k < vs.size(); ++k) {

@@ -477,9 +477,9 @@ TEST_CASE("cli: SIGINT and SIGTERM stop a long solve at once, with no output wri
     REQUIRE(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == code);
     CHECK(latency < 5);  // one block of rows, not the rest of the solve
-    CHECK(contains(slurp(box.dir / "stderr.txt"),
-                   std::string("interrupted by ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
-                       "; no output was written"));
+    CHECK(contains(slurp(box.dir / "stderr.txt"), std::string("interrupted by ") +
+                                                      (signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                                                      "; no output was written"));
     CHECK(slurp(box.dir / "stdout.txt").empty());
     CHECK(slurp(kept) == "an existing file\n");
     CHECK(!std::filesystem::exists(plan));

@@ -32,9 +32,12 @@ MatrixD dense_costs(const eot::Geometry<double>& g) {
 
 TEST_CASE("point-cloud costs match the pairwise formulas") {
   // d = 3 is computed a coordinate at a time, d = 12 as a GEMM.
-  for (const auto& [metric, d] :
-       {std::pair{eot::Metric::SqEuclidean, 3}, {eot::Metric::Euclidean, 3}, {eot::Metric::NegDot, 3},
-        {eot::Metric::SqEuclidean, 12}, {eot::Metric::Euclidean, 12}, {eot::Metric::NegDot, 12}}) {
+  for (const auto& [metric, d] : {std::pair{eot::Metric::SqEuclidean, 3},
+                                  {eot::Metric::Euclidean, 3},
+                                  {eot::Metric::NegDot, 3},
+                                  {eot::Metric::SqEuclidean, 12},
+                                  {eot::Metric::Euclidean, 12},
+                                  {eot::Metric::NegDot, 12}}) {
     const std::string name = eot::to_string(metric);  // clang 14 can't CAPTURE a binding
     const int dimension = d;
     CAPTURE(name);
@@ -74,7 +77,8 @@ TEST_CASE("log-sum-exp kernels match the two-pass formula, with forbidden pairs 
   const eot::CostMatrix<double> geometry(c);
   CHECK(geometry.may_forbid());
   CHECK(geometry.known_cost_bounds().min == c.minCoeff());
-  CHECK(geometry.known_cost_bounds().max == (c.array() < eot::kInf).select(c, -eot::kInf).maxCoeff());
+  CHECK(geometry.known_cost_bounds().max ==
+        (c.array() < eot::kInf).select(c, -eot::kInf).maxCoeff());
   for (double epsilon : {1e-3, 0.1, 10.0}) {
     CAPTURE(epsilon);
     VectorXd rows, cols;

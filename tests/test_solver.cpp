@@ -316,7 +316,8 @@ TEST_CASE_TEMPLATE("1 and 2 threads, and repeated runs, give bit-identical resul
       one.threads = 1;
       eot::SolverOptions two = one;
       two.threads = 2;
-      const eot::Result r1 = eot::solve(p, one), r2 = eot::solve(p, two), again = eot::solve(p, two);
+      const eot::Result r1 = eot::solve(p, one), r2 = eot::solve(p, two),
+                        again = eot::solve(p, two);
       CHECK(r1.stages == (rho_b == 0 ? 1 : 5));
       for (const eot::Result* r : {&r2, &again}) {
         CHECK(r1.iterations == r->iterations);

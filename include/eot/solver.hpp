@@ -122,14 +122,14 @@ struct Result {
   Eigen::VectorXd f, g, row_marginal, col_marginal;
 
   int iterations = 0;
-  int stages = 1;             // epsilon-scaling stages, the target included
-  double omega = 1;           // the over-relaxation in use at the end (1: none)
+  int stages = 1;              // epsilon-scaling stages, the target included
+  double omega = 1;            // the over-relaxation in use at the end (1: none)
   std::string domain = "log";  // where the target-epsilon iterations ran: "log" or "kernel"
                                // (a kernel given up on the way, see Domain, reports "log")
   int absorptions = 0;         // kernel-domain absorptions (exp passes storing K)
-  double marginal_error = 0;  // of the returned potentials
-  double transport_cost = 0;  // <P, C>
-  double primal = 0;          // MATH.md section 5
+  double marginal_error = 0;   // of the returned potentials
+  double transport_cost = 0;   // <P, C>
+  double primal = 0;           // MATH.md section 5
   double dual = 0;
   double gap = 0;      // primal - dual; >= 0, and -> 0 at convergence
   double entropy = 0;  // -sum P log P

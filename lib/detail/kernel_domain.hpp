@@ -109,8 +109,8 @@ class KernelDomain {
   template <typename Visit>
   void blocks(Index size, Index block, Visit&& visit) const {
     const Index count = (size + block - 1) / block;
-#pragma omp parallel for num_threads(thread_count(threads_)) schedule(static) if ( \
-    count > 1 && kernel_.size() >= kParallelMinimum)
+#pragma omp parallel for num_threads(thread_count(threads_)) \
+    schedule(static) if (count > 1 && kernel_.size() >= kParallelMinimum)
     for (Index k = 0; k < count; ++k) {
       if (interrupt_ && interrupt_->load(std::memory_order_relaxed)) continue;
       visit(k * block, std::min(block, size - k * block));

@@ -68,7 +68,8 @@ void max_term_into(T* top, const T* c, T h, T s, Index n) {
   const Packet<T> minus_s = pset1<Packet<T>>(-s), h_p = pset1<Packet<T>>(h);
   Index j = 0;
   for (; j + kLanes<T> <= n; j += kLanes<T>)
-    pstoreu(top + j, pmax(ploadu<Packet<T>>(top + j), pmadd(minus_s, ploadu<Packet<T>>(c + j), h_p)));
+    pstoreu(top + j,
+            pmax(ploadu<Packet<T>>(top + j), pmadd(minus_s, ploadu<Packet<T>>(c + j), h_p)));
   for (; j < n; ++j) top[j] = std::max(top[j], h - s * c[j]);
 }
 
