@@ -100,8 +100,10 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
           detail::sum_exp_into(added.data(), c.data() + r * c.outerStride(), h_t[i0 + r], inv_eps,
                                shift_t.data(), nj);
         }
-        sum.segment(j0, nj) = sum.segment(j0, nj).array() * exp_or_zero(old_max - shift) +
-                              added.transpose().template cast<double>();
+        // The rescale apart: in one expression with the cast, Eigen would not vectorize the exp.
+    const Eigen::ArrayXd rescale = exp_or_zero(old_max - shift);
+    sum.segment(j0, nj) =
+        sum.segment(j0, nj).array() * rescale + added.transpose().template cast<double>();
         max.segment(j0, nj) = new_max;
       },
       interrupt);
