@@ -151,13 +151,18 @@ Eigen::MatrixXd Geometry<T>::apply_plan_transpose(const VectorXd& alpha, const V
 
 template <typename T>
 Matrix<T> Geometry<T>::plan(const VectorXd& alpha, const VectorXd& beta, double epsilon,
-                            int threads) const {
+                            int threads, const std::atomic<bool>* interrupt) const {
   require_dense_fits(rows(), cols(), sizeof(T), "the plan", kPlanAdvice);
   Matrix<T> out(rows(), cols());
-  for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
-    out.block(i0, j0, c.rows(), c.cols()) =
-        exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon)).template cast<T>().matrix();
-  });
+  for_each_tile(
+      *this, Along::Rows, threads,
+      [&](Index i0, Index j0, const Tile& c) {
+        out.block(i0, j0, c.rows(), c.cols()) =
+            exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon))
+                .template cast<T>()
+                .matrix();
+      },
+      interrupt);
   return out;
 }
 

@@ -69,9 +69,10 @@ class Geometry {
   Eigen::MatrixXd apply_plan_transpose(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta,
                                        double epsilon, const Eigen::Ref<const Eigen::MatrixXd>& w,
                                        int threads) const;
-  // The plan itself, n x m; InvalidArgument if it cannot fit in memory.
+  // The plan itself, n x m; InvalidArgument if it cannot fit in memory. Interrupted, it is
+  // incomplete (as lse_rows).
   Matrix<T> plan(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon,
-                 int threads) const;
+                 int threads, const std::atomic<bool>* interrupt = nullptr) const;
 
   // The smallest and largest finite cost (one pass over the costs).
   CostBounds cost_bounds(int threads) const;

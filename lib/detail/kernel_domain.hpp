@@ -42,14 +42,17 @@ class KernelDomain {
         interrupt_(interrupt) {}
 
   // K at the potentials (f, g) and this epsilon: one exp per cost. False if an entry is not
-  // finite (potentials far from consistent); the kernel is then unusable until absorbed again.
+  // finite (potentials far from consistent) or the pass was interrupted; the kernel is then
+  // unusable until absorbed again.
   bool absorb(const Eigen::VectorXd& f, const Eigen::VectorXd& g, double epsilon) {
     ++absorptions_;
     epsilon_ = epsilon;
     f_bar_ = f;
     g_bar_ = g;
-    kernel_ = geometry_.plan(log_a_ + f / epsilon, log_b_ + g / epsilon, epsilon, threads_);
-    valid_ = kernel_.allFinite();
+    kernel_ = geometry_.plan(log_a_ + f / epsilon, log_b_ + g / epsilon, epsilon, threads_,
+                             interrupt_);
+    const bool interrupted = interrupt_ && interrupt_->load(std::memory_order_relaxed);
+    valid_ = !interrupted && kernel_.allFinite();
     return valid_;
   }
 
