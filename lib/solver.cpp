@@ -410,7 +410,30 @@ class Sinkhorn {
       omega_ = 1;
       ++fallbacks_;
       previous_ = {iteration, start_.error, {}, {}};  // the rate is measured afresh from here
+      return;
     }
+    if (iteration - previous_.iteration >= 2 * o_.check_every) {
+      if (o_.acceleration.omega == 0 && error < previous_.error && error < start_.error)
+        raise_omega(std::pow(error / previous_.error, 1.0 / (iteration - previous_.iteration)),
+                    iteration, error);
+      previous_ = {iteration, error, {}, {}};
+    }
+  }
+
+  // Adaptive over-relaxation (Hageman and Young's adaptive SOR): the first plain rate is often
+  // a transient, faster than the asymptotic one, which makes omega too small. The over-relaxed
+  // rate lambda, measured over two checks or more, tells the plain one: while omega is below
+  // the optimum (lambda > omega - 1), r = (lambda + omega - 1)^2 / (lambda omega^2). omega then
+  // moves up to 2 / (1 + sqrt(1 - r)), from a new starting point for the fallback.
+  void raise_omega(double lambda, int iteration, double error) {
+    if (!(lambda > omega_ - 1)) return;
+    const double rate = (lambda + omega_ - 1) * (lambda + omega_ - 1) / (lambda * omega_ * omega_);
+    if (!(rate < 1)) return;
+    const double next = std::min(o_.acceleration.max_omega, 2 / (1 + std::sqrt(1 - rate)));
+    if (next <= omega_ + 0.01) return;
+    omega_ = next;
+    start_ = {iteration, error, f_, g_};
+    patience_ = std::max(5.0 * o_.check_every, 2 / (1 - rate));
   }
 
   void set_epsilon(double epsilon) {

@@ -39,7 +39,8 @@ def run_eot(binary, cost_file, reg, threads):
         raise SystemExit(f"eot failed ({out.returncode}): {out.stderr.strip()}")
     j = json.loads(out.stdout)
     return {"seconds": j["solve_time_seconds"], "iterations": j["iterations"],
-            "converged": j["status"] == "converged", "cost": j["transport_cost"]}
+            "converged": j["status"] == "converged", "cost": j["transport_cost"],
+            "name": f"eot ({j.get('domain', 'log')} domain)"}
 
 
 def run_pot(method, cost, reg):
@@ -79,12 +80,12 @@ def main():
             for reg in args.regs:
                 mine = run_eot(args.eot, cost_file, reg, args.threads)
                 pot = []
-                for name in ["eot"] + [f"POT {m}" for m in args.methods]:
-                    r = mine if name == "eot" else run_pot(name[4:], cost, reg)
+                for name in [mine["name"]] + [f"POT {m}" for m in args.methods]:
+                    r = mine if name == mine["name"] else run_pot(name[4:], cost, reg)
                     print(f"{n:>6} {reg:>7g} {name:<22} {r['seconds']:>9.3f} {r['iterations']:>7} "
                           f"{str(r['converged']):>9} {r['cost']:>14.9f} "
                           f"{r['seconds'] / mine['seconds']:>10.1f}", flush=True)
-                    pot += [r] if name != "eot" else []
+                    pot += [r] if r is not mine else []
                 fastest = min((r["seconds"] for r in pot if r["converged"]), default=None)
                 verdict = (f"eot is {fastest / mine['seconds']:.1f}x faster than POT's fastest "
                            "converging method" if fastest else "no POT method converged")
