@@ -50,7 +50,9 @@ struct EpsilonScaling {
 // Over-relaxation (Thibault et al. 2017; OTT-JAX's "momentum"): each update moves a potential
 // omega times as far as plain Sinkhorn would, f <- f + omega (T(f) - f). At the target epsilon,
 // once two checks have measured the plain rate r (marginal error shrinking by r per
-// iteration), omega = 2 / (1 + sqrt(1 - r)), at most max_omega. The safe fallback: if the
+// iteration), omega = 2 / (1 + sqrt(1 - r)), at most max_omega; every two checks after that,
+// the over-relaxed rate re-estimates r (adaptive SOR) and omega may move up, from a new
+// starting point. The safe fallback: if the
 // error then grows past 10 times its value when omega was set, or has not fallen below it
 // after max(5 checks, 2 / (1 - r) iterations), the solver returns to that state and to
 // omega = 1, measures the rate afresh and tries again; after 3 fallbacks it stays plain.
