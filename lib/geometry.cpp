@@ -101,9 +101,9 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
                                shift_t.data(), nj);
         }
         // The rescale apart: in one expression with the cast, Eigen would not vectorize the exp.
-    const Eigen::ArrayXd rescale = exp_or_zero(old_max - shift);
-    sum.segment(j0, nj) =
-        sum.segment(j0, nj).array() * rescale + added.transpose().template cast<double>();
+        const Eigen::ArrayXd rescale = exp_or_zero(old_max - shift);
+        sum.segment(j0, nj) =
+            sum.segment(j0, nj).array() * rescale + added.transpose().template cast<double>();
         max.segment(j0, nj) = new_max;
       },
       interrupt);
@@ -152,8 +152,18 @@ Eigen::MatrixXd Geometry<T>::apply_plan_transpose(const VectorXd& alpha, const V
 template <typename T>
 Matrix<T> Geometry<T>::plan(const VectorXd& alpha, const VectorXd& beta, double epsilon,
                             int threads, const std::atomic<bool>* interrupt) const {
-  require_dense_fits(rows(), cols(), sizeof(T), "the plan", kPlanAdvice);
-  Matrix<T> out(rows(), cols());
+  Matrix<T> out;
+  plan_into(alpha, beta, epsilon, out, threads, interrupt);
+  return out;
+}
+
+template <typename T>
+void Geometry<T>::plan_into(const VectorXd& alpha, const VectorXd& beta, double epsilon,
+                            Matrix<T>& out, int threads, const std::atomic<bool>* interrupt) const {
+  if (out.rows() != rows() || out.cols() != cols()) {
+    require_dense_fits(rows(), cols(), sizeof(T), "the plan", kPlanAdvice);
+    out.resize(rows(), cols());
+  }
   for_each_tile(
       *this, Along::Rows, threads,
       [&](Index i0, Index j0, const Tile& c) {
@@ -163,7 +173,6 @@ Matrix<T> Geometry<T>::plan(const VectorXd& alpha, const VectorXd& beta, double 
                 .matrix();
       },
       interrupt);
-  return out;
 }
 
 template <typename T>
