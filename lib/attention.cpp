@@ -119,8 +119,9 @@ Index key_end(const Mask<T>& mask, Index i0, Index ni, Index m) {
 }
 
 // exp(s_ij - shift_i) in place, row by row (a row is contiguous: one scalar shift, vectorized).
-// With shift_i the row's log-sum-exp, these are the attention weights; shift_i must be finite
-// (0 for a row that sees no key, whose entries are all -inf and give 0, never NaN).
+// With shift_i the row's log-sum-exp these are the attention weights (the backward pass); with
+// its max, the weights times the row's sum (weights_kernel). shift_i must be finite: 0 for a
+// row that sees no key, whose entries are all -inf and give 0, never NaN.
 template <typename T>
 void exp_shifted(Matrix<T>& s, const T* shift) {
   for (Index r = 0; r < s.rows(); ++r) s.row(r) = exp_or_zero(s.row(r).array() - shift[r]);
