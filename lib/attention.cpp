@@ -289,7 +289,9 @@ Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T
     const T inv_eps = T(1 / check(qh, kh, vh, epsilon, mask));
     Matrix<T> oh;
     Vector<T> row_max(n), row_sum(n);
-    forward_kernel(qh, kh, vh, inv_eps, mask, oh, row_max.data(), row_sum.data(), 1);
+    // One head alone gets all the threads (over its query blocks).
+    forward_kernel(qh, kh, vh, inv_eps, mask, oh, row_max.data(), row_sum.data(),
+                   batch_heads == 1 ? threads : 1);
     out.middleRows(h * n, n) = oh;
     if (log_sum_exp) log_sum_exp->segment(h * n, n) = log_sum_exp_of(row_max, row_sum);
   });

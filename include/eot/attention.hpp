@@ -38,9 +38,10 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
 // Batches and heads: q is (B*H*n) x d, k is (B*H*m) x d, v is (B*H*m) x dv, the layout of a
 // contiguous PyTorch tensor of shape (B, H, L, d) viewed as (B*H*L, d). Each of the
 // batch_heads = B*H blocks is an independent problem, all with the same mask; blocks are shared
-// among threads, one thread each. Returns (B*H*n) x dv. If `log_sum_exp` is given, it receives
-// each query's log sum_j exp(s_ij) over the scaled scores (-inf for a query that sees no key):
-// with the output, what backward_batched() needs to skip its own forward pass.
+// among threads, one thread each (a single block gets them all). Returns (B*H*n) x dv. If
+// `log_sum_exp` is given, it receives each query's log sum_j exp(s_ij) over the scaled scores
+// (-inf for a query that sees no key): with the output, what backward_batched() needs to skip
+// its own forward pass.
 template <typename T>
 Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                           Index batch_heads, double epsilon = 0, const Mask<T>& mask = {},
