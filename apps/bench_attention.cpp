@@ -18,9 +18,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The best of `repeats` timings of f(), in seconds: the least disturbed by other processes.
+// The best of `repeats` timings of f(), in seconds (the least disturbed by other processes),
+// after one untimed run.
 template <typename F>
 double best_seconds(int repeats, F&& f) {
+  f();
   double best = 1e300;
   for (int r = 0; r < repeats; ++r) {
     const auto start = Clock::now();
@@ -114,7 +116,7 @@ void add_bench_attention_command(CLI::App& app, Runner& run) {
   c->add_option("--heads", *heads, "heads (batch 1)")->capture_default_str();
   c->add_option("--d", *d, "head dimension (values too)")->capture_default_str();
   c->add_option("--threads", *threads, "OpenMP threads")->capture_default_str();
-  c->add_option("--repeats", *repeats, "timings per kernel; the best is reported")
+  c->add_option("--repeats", *repeats, "timings per kernel, after one untimed run; the best is reported")
       ->capture_default_str();
   c->add_flag("--json", *json, "print one JSON object on stdout instead of the table");
   c->callback([=, &run] {

@@ -7,7 +7,8 @@ runs in this process: torch.nn.functional.scaled_dot_product_attention when this
 does on the CPU); the output says which. "forward" runs without autograd; "fwd+bwd" is a
 forward with autograd and out.backward(g). eot runs as `EOT_BINARY bench-attention --json`
 (forward_batched, then backward_batched given the forward's output and log-sum-exp); its
-fwd+bwd is the sum of the two. Every figure is the best of --repeats runs.
+fwd+bwd is the sum of the two. Every figure is the best of --repeats runs after one untimed
+warm-up run (PyTorch's first calls are up to 1.5x slower).
 
 OpenBLAS (Debian's torch uses it for its matrix products) may not recognize a virtual CPU and
 fall back to its slowest kernels; by default this script names the core type from the CPU
@@ -53,6 +54,8 @@ def choose_coretype(requested):
 
 
 def best_seconds(repeats, f):
+    """The best of `repeats` timings of f(), after one untimed run (allocator, thread pools)."""
+    f()
     best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
