@@ -60,9 +60,8 @@ int bench_attention(const std::vector<Index>& lengths, Index heads, Index d, int
                         v = normal_matrix(rows, d, 3), d_out = normal_matrix(rows, d, 4);
     Matrix<float> out;
     Vector<float> lse;
-    const double forward = best_seconds(repeats, [&] {
-      out = attention::forward_batched(q, k, v, heads, 0, {}, threads, &lse);
-    });
+    const double forward = best_seconds(
+        repeats, [&] { out = attention::forward_batched(q, k, v, heads, 0, {}, threads, &lse); });
     const double backward = best_seconds(repeats, [&] {
       attention::backward_batched(q, k, v, d_out, heads, 0, {}, threads, &out, &lse);
     });
@@ -97,8 +96,8 @@ int bench_attention(const std::vector<Index>& lengths, Index heads, Index d, int
               "backward ms", "fwd GFLOP/s");
   for (const Timing& t : timings) {
     std::printf("%8lld %6lld %5lld %8d %12.2f %12.2f %10.1f\n", static_cast<long long>(t.length),
-                static_cast<long long>(heads), static_cast<long long>(d), threads,
-                t.forward * 1e3, t.backward * 1e3, gflops(t));
+                static_cast<long long>(heads), static_cast<long long>(d), threads, t.forward * 1e3,
+                t.backward * 1e3, gflops(t));
   }
   return kConverged;
 }
@@ -116,7 +115,8 @@ void add_bench_attention_command(CLI::App& app, Runner& run) {
   c->add_option("--heads", *heads, "heads (batch 1)")->capture_default_str();
   c->add_option("--d", *d, "head dimension (values too)")->capture_default_str();
   c->add_option("--threads", *threads, "OpenMP threads")->capture_default_str();
-  c->add_option("--repeats", *repeats, "timings per kernel, after one untimed run; the best is reported")
+  c->add_option("--repeats", *repeats,
+                "timings per kernel, after one untimed run; the best is reported")
       ->capture_default_str();
   c->add_flag("--json", *json, "print one JSON object on stdout instead of the table");
   c->callback([=, &run] {
