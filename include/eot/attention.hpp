@@ -105,7 +105,8 @@ Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v
 // streaming kernel (FlashAttention-2's): the weights are recomputed tile by tile from each
 // query's log-sum-exp, so no n x m array is ever formed, and Gradients::ds is left empty (the
 // bias gradient is not available here; use backward() for it). Heads are shared among threads,
-// one thread each, so results do not depend on the thread count. Pass the `output` and
+// one thread each (a single head runs on one thread), so results do not depend on the thread
+// count. Pass the `output` and
 // `log_sum_exp` of forward_batched() (both or neither) to save the forward pass it otherwise
 // runs first; they must come from the same q, k, v, epsilon and mask.
 template <typename T>
