@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "bench_attention.hpp"
 #include "common.hpp"
 #include "interrupt.hpp"
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   add_sweep_command(app, run);
   add_demo_command(app, run);
   add_bench_command(app, run);
+  add_bench_attention_command(app, run);
 
   try {
     app.parse(argc, argv);

@@ -18,7 +18,10 @@ namespace {
 
 using detail::exp_or_zero;
 
-constexpr Index kQueryBlock = 64;
+// The kernels' query blocks and key tiles: a 128 x 256 tile of float scores (128 KB) stays in
+// L2 with its K and V tiles, and each product is big enough for Eigen's GEMM (about 120
+// GFLOP/s per AVX-512 core on such tiles). Blocks of 64 to 256 measured within 10% of this.
+constexpr Index kQueryBlock = 128;
 constexpr Index kKeyTile = 256;
 
 std::string shape(const char* name, Index rows, Index cols) {
@@ -93,8 +96,8 @@ template <typename T>
 void scores(const Matrix<T>& q, const Matrix<T>& k, const Mask<T>& mask, T inv_eps, Index i0,
             Index ni, Index j0, Index nj, Matrix<T>& s) {
   s.resize(ni, nj);
-  s.noalias() = q.middleRows(i0, ni) * k.middleRows(j0, nj).transpose();
-  s *= inv_eps;
+  // The scale rides on the product (GEMM's alpha): no separate pass over the tile.
+  s.noalias() = (inv_eps * q.middleRows(i0, ni)) * k.middleRows(j0, nj).transpose();
   if (mask.bias.size() != 0) s += mask.bias.block(i0, j0, ni, nj);
   const T minus_inf = -std::numeric_limits<T>::infinity();
   for (Index c = 0; c < nj; ++c) {
@@ -108,19 +111,36 @@ void scores(const Matrix<T>& q, const Matrix<T>& k, const Mask<T>& mask, T inv_e
   }
 }
 
-}  // namespace
-
+// The keys that queries [i0, i0 + ni) may see lie in [0, key_end): a causal mask hides the
+// tiles right of the diagonal, which the kernels skip.
 template <typename T>
-Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon,
-                  const Mask<T>& mask, Matrix<T>* weights, int threads) {
-  const T inv_eps = T(1 / check(q, k, v, epsilon, mask));
+Index key_end(const Mask<T>& mask, Index i0, Index ni, Index m) {
+  return mask.causal ? std::min(m, i0 + ni) : m;
+}
+
+// exp(s_ij - shift_i) in place, row by row (a row is contiguous: one scalar shift, vectorized).
+// With shift_i the row's log-sum-exp these are the attention weights (the backward pass); with
+// its max, the weights times the row's sum (weights_kernel). shift_i must be finite: 0 for a
+// row that sees no key, whose entries are all -inf and give 0, never NaN.
+template <typename T>
+void exp_shifted(Matrix<T>& s, const T* shift) {
+  for (Index r = 0; r < s.rows(); ++r) s.row(r) = exp_or_zero(s.row(r).array() - shift[r]);
+}
+
+// The finite shift of a row with log-sum-exp (or running max) x: x itself, or 0 if -inf.
+template <typename T>
+T finite_or_zero(T x) {
+  return std::isinf(x) ? T(0) : x;
+}
+
+// The forward kernel: O = softmax(s) V by online softmax over key tiles, one query block at a
+// time. Each query's max score and sum_j exp(s_ij - max) go to `row_max` and `row_sum` (n
+// entries each; -inf and 0 for a query that sees no key).
+template <typename T>
+void forward_kernel(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, T inv_eps,
+                    const Mask<T>& mask, Matrix<T>& out, T* row_max, T* row_sum, int threads) {
   const Index n = q.rows(), m = k.rows(), dv = v.cols();
-  Matrix<T> out(n, dv);
-  if (weights) {
-    require_dense_fits(n, m, sizeof(T), "the attention weights",
-                       "call forward() without weights: the fused kernel never forms them");
-    weights->resize(n, m);
-  }
+  out.resize(n, dv);
   const Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
   using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
 #pragma omp parallel num_threads( \
@@ -128,44 +148,104 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
   {
     const detail::FlushDenormals flush;
     Matrix<T> s, acc;
+    Column max(kQueryBlock), sum(kQueryBlock), scale(kQueryBlock);
 #pragma omp for schedule(static)
     for (Index block = 0; block < blocks; ++block) {
       const Index i0 = block * kQueryBlock, ni = std::min(kQueryBlock, n - i0);
       // Online softmax: running row max, row sum and output, rescaled when the max moves.
-      Column max = Column::Constant(ni, -std::numeric_limits<T>::infinity()),
-             sum = Column::Zero(ni);
+      max.head(ni).setConstant(-std::numeric_limits<T>::infinity());
+      sum.head(ni).setZero();
       acc.setZero(ni, dv);
-      for (Index j0 = 0; j0 < m; j0 += kKeyTile) {
-        const Index nj = std::min(kKeyTile, m - j0);
+      const Index end = key_end(mask, i0, ni, m);
+      for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
+        const Index nj = std::min(kKeyTile, end - j0);
         scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
-        const Column new_max = max.max(s.rowwise().maxCoeff().array());
-        const Column shift = new_max.isInf().select(T(0), new_max);  // all masked so far: 0
-        const Column scale = exp_or_zero(max - shift);
-        s = exp_or_zero(s.array().colwise() - shift).matrix();
-        sum = sum * scale + s.rowwise().sum().array();
-        acc = scale.matrix().asDiagonal() * acc;
-        acc.noalias() += s * v.middleRows(j0, nj);
-        max = new_max;
-      }
-      const Column inverse = (sum > 0).select(sum.inverse(), T(0));  // a fully masked row: 0
-      out.middleRows(i0, ni) = inverse.matrix().asDiagonal() * acc;
-      if (weights) {
-        const Column shift = max.isInf().select(T(0), max);
-        for (Index j0 = 0; j0 < m; j0 += kKeyTile) {
-          const Index nj = std::min(kKeyTile, m - j0);
-          scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
-          weights->block(i0, j0, ni, nj) =
-              inverse.matrix().asDiagonal() * exp_or_zero(s.array().colwise() - shift).matrix();
+        for (Index r = 0; r < ni; ++r) {
+          const T new_max = std::max(max[r], s.row(r).maxCoeff());
+          const T shift = finite_or_zero(new_max);  // all masked so far: 0
+          scale[r] = std::exp(max[r] - shift);      // exp(-inf) = 0: nothing to keep
+          s.row(r) = exp_or_zero(s.row(r).array() - shift);
+          sum[r] = sum[r] * scale[r] + s.row(r).sum();
+          max[r] = new_max;
         }
+        acc = scale.head(ni).matrix().asDiagonal() * acc;
+        acc.noalias() += s * v.middleRows(j0, nj);
+      }
+      for (Index r = 0; r < ni; ++r) {
+        if (sum[r] > 0) {
+          out.row(i0 + r) = acc.row(r) / sum[r];
+        } else {
+          out.row(i0 + r).setZero();  // a query that sees no key
+        }
+        row_max[i0 + r] = max[r];
+        row_sum[i0 + r] = sum[r];
       }
     }
   }
+}
+
+// The attention weights exp(s - max) / sum, n x m, tile by tile, from forward_kernel()'s row
+// statistics (exact: a log-sum-exp shift would round the largest weights).
+template <typename T>
+void weights_kernel(const Matrix<T>& q, const Matrix<T>& k, T inv_eps, const Mask<T>& mask,
+                    const Vector<T>& row_max, const Vector<T>& row_sum, Matrix<T>& p,
+                    int threads) {
+  const Index n = q.rows(), m = k.rows();
+  p.setZero(n, m);
+  const Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
+#pragma omp parallel num_threads( \
+    detail::thread_count(threads)) if (blocks > 1 && n * m >= detail::kParallelMinimum)
+  {
+    const detail::FlushDenormals flush;
+    Matrix<T> s;
+    Vector<T> shift, inverse;
+#pragma omp for schedule(static)
+    for (Index block = 0; block < blocks; ++block) {
+      const Index i0 = block * kQueryBlock, ni = std::min(kQueryBlock, n - i0);
+      shift = row_max.segment(i0, ni).unaryExpr([](T x) { return finite_or_zero(x); });
+      const auto sum = row_sum.segment(i0, ni).array();
+      inverse = (sum > 0).select(sum.inverse(), T(0));
+      const Index end = key_end(mask, i0, ni, m);
+      for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
+        const Index nj = std::min(kKeyTile, end - j0);
+        scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
+        exp_shifted(s, shift.data());
+        p.block(i0, j0, ni, nj) = inverse.asDiagonal() * s;
+      }
+    }
+  }
+}
+
+// Each query's log sum_j exp(s_ij) from its max and shifted sum: -inf if it sees no key.
+template <typename T>
+Vector<T> log_sum_exp_of(const Vector<T>& row_max, const Vector<T>& row_sum) {
+  return (row_sum.array() > 0)
+      .select(row_max.array() + row_sum.array().log(), -std::numeric_limits<T>::infinity());
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon,
+                  const Mask<T>& mask, Matrix<T>* weights, int threads) {
+  const T inv_eps = T(1 / check(q, k, v, epsilon, mask));
+  if (weights) {
+    require_dense_fits(q.rows(), k.rows(), sizeof(T), "the attention weights",
+                       "call forward() without weights: the fused kernel never forms them");
+  }
+  Matrix<T> out;
+  Vector<T> row_max(q.rows()), row_sum(q.rows());
+  forward_kernel(q, k, v, inv_eps, mask, out, row_max.data(), row_sum.data(), threads);
+  if (weights) weights_kernel(q, k, inv_eps, mask, row_max, row_sum, *weights, threads);
   return out;
 }
 
+namespace {
+
+// Checks that batch_heads divides the rows; returns the rows per head, n and m.
 template <typename T>
-Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
-                          Index batch_heads, double epsilon, const Mask<T>& mask, int threads) {
+std::pair<Index, Index> heads_shape(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                                    Index batch_heads) {
   if (batch_heads < 1 || q.rows() % batch_heads != 0 || k.rows() % batch_heads != 0 ||
       v.rows() != k.rows()) {
     throw InvalidArgument("batch_heads = " + std::to_string(batch_heads) +
@@ -173,23 +253,48 @@ Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T
                           ") and of k and v (" + std::to_string(k.rows()) + ", " +
                           std::to_string(v.rows()) + ")");
   }
-  const Index n = q.rows() / batch_heads, m = k.rows() / batch_heads;
-  Matrix<T> out(q.rows(), v.cols());
-  // Problems are shared among threads, one thread each; an exception leaves the loop through
-  // `error` (it may not cross an OpenMP region).
+  return {q.rows() / batch_heads, k.rows() / batch_heads};
+}
+
+// Runs per_head(h) for every head, shared among threads, one thread each. An exception leaves
+// the loop through `error` (it may not cross an OpenMP region) and is rethrown naming the head.
+template <typename F>
+void for_each_head(Index batch_heads, int threads, F&& per_head) {
   std::string error;
 #pragma omp parallel for num_threads(detail::thread_count(threads)) \
     schedule(dynamic) if (batch_heads > 1)
   for (Index h = 0; h < batch_heads; ++h) {
     try {
-      out.middleRows(h * n, n) = forward<T>(q.middleRows(h * n, n), k.middleRows(h * m, m),
-                                            v.middleRows(h * m, m), epsilon, mask, nullptr, 1);
+      per_head(h);
     } catch (const InvalidArgument& e) {
 #pragma omp critical
       if (error.empty()) error = "batch_heads block " + std::to_string(h) + ": " + e.what();
     }
   }
   if (!error.empty()) throw InvalidArgument(error);
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                          Index batch_heads, double epsilon, const Mask<T>& mask, int threads,
+                          Vector<T>* log_sum_exp) {
+  const auto [n, m] = heads_shape(q, k, v, batch_heads);
+  Matrix<T> out(q.rows(), v.cols());
+  if (log_sum_exp) log_sum_exp->resize(q.rows());
+  for_each_head(batch_heads, threads, [&, n = n, m = m](Index h) {
+    const Matrix<T> qh = q.middleRows(h * n, n), kh = k.middleRows(h * m, m),
+                    vh = v.middleRows(h * m, m);
+    const T inv_eps = T(1 / check(qh, kh, vh, epsilon, mask));
+    Matrix<T> oh;
+    Vector<T> row_max(n), row_sum(n);
+    // One head alone gets all the threads (over its query blocks).
+    forward_kernel(qh, kh, vh, inv_eps, mask, oh, row_max.data(), row_sum.data(),
+                   batch_heads == 1 ? threads : 1);
+    out.middleRows(h * n, n) = oh;
+    if (log_sum_exp) log_sum_exp->segment(h * n, n) = log_sum_exp_of(row_max, row_sum);
+  });
   return out;
 }
 
@@ -389,6 +494,96 @@ Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v
   return g;
 }
 
+namespace {
+
+// The streaming backward pass of one head, given its output `o` and log-sum-exps `lse`:
+// per query block and key tile, P = exp(s - lse), dP = dO V^T, dS = P o (dP - D) / epsilon with
+// D_i = <dO_i, O_i>; then dV += P^T dO, dQ += dS K, dK += dS^T Q. One thread, fixed order.
+template <typename T>
+void backward_kernel(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                     const Matrix<T>& d_out, const Matrix<T>& o, const T* lse, T inv_eps,
+                     const Mask<T>& mask, Gradients<T>& g) {
+  const Index n = q.rows(), m = k.rows();
+  const detail::FlushDenormals flush;
+  g.dq.setZero(n, q.cols());
+  g.dk.setZero(m, k.cols());
+  g.dv.setZero(m, v.cols());
+  Matrix<T> s, dp;
+  Vector<T> shift, baseline;
+  for (Index i0 = 0; i0 < n; i0 += kQueryBlock) {
+    const Index ni = std::min(kQueryBlock, n - i0);
+    const auto q_block = q.middleRows(i0, ni), d_out_block = d_out.middleRows(i0, ni);
+    shift = Eigen::Map<const Vector<T>>(lse + i0, ni).unaryExpr([](T x) {
+      return finite_or_zero(x);
+    });
+    baseline = d_out_block.cwiseProduct(o.middleRows(i0, ni)).rowwise().sum();
+    const Index end = key_end(mask, i0, ni, m);
+    for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
+      const Index nj = std::min(kKeyTile, end - j0);
+      scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
+      exp_shifted(s, shift.data());  // s is now P
+      dp.noalias() = d_out_block * v.middleRows(j0, nj).transpose();
+      g.dv.middleRows(j0, nj).noalias() += s.transpose() * d_out_block;
+      for (Index r = 0; r < ni; ++r) {  // dS, in place of dP
+        dp.row(r) = s.row(r).cwiseProduct((dp.row(r).array() - baseline[r]).matrix()) * inv_eps;
+      }
+      g.dq.middleRows(i0, ni).noalias() += dp * k.middleRows(j0, nj);
+      g.dk.middleRows(j0, nj).noalias() += dp.transpose() * q_block;
+    }
+  }
+}
+
+}  // namespace
+
+template <typename T>
+Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                              const Matrix<T>& grad_output, Index batch_heads, double epsilon,
+                              const Mask<T>& mask, int threads, const Matrix<T>* output,
+                              const Vector<T>* log_sum_exp) {
+  const auto [n, m] = heads_shape(q, k, v, batch_heads);
+  if (grad_output.rows() != q.rows() || grad_output.cols() != v.cols()) {
+    throw InvalidArgument(shape("grad_output", grad_output.rows(), grad_output.cols()) +
+                          " must have the output's shape (B*H*n) x dv = " +
+                          std::to_string(q.rows()) + " x " + std::to_string(v.cols()));
+  }
+  if ((output == nullptr) != (log_sum_exp == nullptr)) {
+    throw InvalidArgument("backward_batched: pass both output and log_sum_exp, or neither");
+  }
+  if (output && (output->rows() != q.rows() || output->cols() != v.cols() ||
+                 log_sum_exp->size() != q.rows())) {
+    throw InvalidArgument(shape("output", output->rows(), output->cols()) +
+                          " and log_sum_exp (" + std::to_string(log_sum_exp->size()) +
+                          ") must be forward_batched()'s: " + std::to_string(q.rows()) + " x " +
+                          std::to_string(v.cols()) + " and " + std::to_string(q.rows()));
+  }
+  Gradients<T> g;
+  g.dq.resize(q.rows(), q.cols());
+  g.dk.resize(k.rows(), k.cols());
+  g.dv.resize(v.rows(), v.cols());
+  for_each_head(batch_heads, threads, [&, n = n, m = m](Index h) {
+    const Matrix<T> qh = q.middleRows(h * n, n), kh = k.middleRows(h * m, m),
+                    vh = v.middleRows(h * m, m), d_out = grad_output.middleRows(h * n, n);
+    const T inv_eps = T(1 / check(qh, kh, vh, epsilon, mask));
+    check_finite("grad_output", d_out);
+    Matrix<T> o;
+    Vector<T> lse(n);
+    if (output) {
+      o = output->middleRows(h * n, n);
+      lse = log_sum_exp->segment(h * n, n);
+    } else {
+      Vector<T> row_max(n), row_sum(n);
+      forward_kernel(qh, kh, vh, inv_eps, mask, o, row_max.data(), row_sum.data(), 1);
+      lse = log_sum_exp_of(row_max, row_sum);
+    }
+    Gradients<T> gh;
+    backward_kernel(qh, kh, vh, d_out, o, lse.data(), inv_eps, mask, gh);
+    g.dq.middleRows(h * n, n) = gh.dq;
+    g.dk.middleRows(h * m, m) = gh.dk;
+    g.dv.middleRows(h * m, m) = gh.dv;
+  });
+  return g;
+}
+
 template <typename T>
 Matrix<T> score_gradient_advantage(const Matrix<T>& weights, const Matrix<T>& v,
                                    const Matrix<T>& grad_output, double epsilon) {
@@ -504,7 +699,10 @@ Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
   template Matrix<T> weights(const Matrix<T>&, const Matrix<T>&, double, const Mask<T>&,          \
                              Regularizer, int);                                                   \
   template Matrix<T> forward_batched(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, Index, \
-                                     double, const Mask<T>&, int);                                \
+                                     double, const Mask<T>&, int, Vector<T>*);                    \
+  template Gradients<T> backward_batched(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,    \
+                                         const Matrix<T>&, Index, double, const Mask<T>&, int,    \
+                                         const Matrix<T>*, const Vector<T>*);                     \
   template WeightStats weight_stats(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,         \
                                     const Mask<T>&);                                              \
   template TwoSided<T> sinkhorn(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,     \

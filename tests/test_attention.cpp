@@ -367,6 +367,167 @@ TEST_CASE("batches and heads are independent problems in PyTorch's (B, H, L, d) 
         "batch_heads block 3: q(1, 0) is nan: entries must be finite");
 }
 
+namespace {
+
+// Each head's dense backward (double), stacked in forward_batched()'s layout.
+at::Gradients<double> dense_backward_per_head(const MatrixD& q, const MatrixD& k,
+                                              const MatrixD& v, const MatrixD& d_out,
+                                              Index heads, double epsilon,
+                                              const at::Mask<double>& mask) {
+  const Index n = q.rows() / heads, m = k.rows() / heads;
+  at::Gradients<double> all;
+  all.dq.resize(q.rows(), q.cols());
+  all.dk.resize(k.rows(), k.cols());
+  all.dv.resize(v.rows(), v.cols());
+  for (Index h = 0; h < heads; ++h) {
+    const at::Gradients<double> g =
+        at::backward<double>(q.middleRows(h * n, n), k.middleRows(h * m, m),
+                             v.middleRows(h * m, m), d_out.middleRows(h * n, n), epsilon, mask);
+    all.dq.middleRows(h * n, n) = g.dq;
+    all.dk.middleRows(h * m, m) = g.dk;
+    all.dv.middleRows(h * m, m) = g.dv;
+  }
+  return all;
+}
+
+template <typename T>
+at::Mask<T> cast_mask(const at::Mask<double>& mask) {
+  at::Mask<T> out;
+  out.causal = mask.causal;
+  out.key_padding = mask.key_padding;
+  out.bias = mask.bias.cast<T>();
+  return out;
+}
+
+// The largest entry error relative to the largest entry of the reference.
+double relative_error(const MatrixD& x, const MatrixD& reference) {
+  return max_abs_diff(x, reference) / reference.cwiseAbs().maxCoeff();
+}
+
+}  // namespace
+
+TEST_CASE("streaming batched backward equals the dense backward, in double and float") {
+  // Sizes off the kernels' query blocks and key tiles, several of each; square and not.
+  const Index heads = 3;
+  for (const auto& size : {std::pair<Index, Index>{131, 517}, std::pair<Index, Index>{300, 300},
+                           std::pair<Index, Index>{5, 3}}) {
+    const Index n = size.first, m = size.second;
+    const MatrixD q = uniform_matrix(heads * n, 8, 431, -1, 1);
+    const MatrixD k = uniform_matrix(heads * m, 8, 432, -1, 1);
+    const MatrixD v = uniform_matrix(heads * m, 5, 433, -1, 1);
+    const MatrixD d_out = uniform_matrix(heads * n, 5, 434, -1, 1);
+    for (const Case& c : mask_cases(n, m)) {
+      CAPTURE(n);
+      CAPTURE(m);
+      CAPTURE(c.name);
+      at::Mask<double> mask = c.mask;
+      if (mask.bias.size() != 0) mask.bias.row(n / 2).setConstant(-eot::kInf);  // sees nothing
+      const at::Gradients<double> expected =
+          dense_backward_per_head(q, k, v, d_out, heads, 0.5, mask);
+      const at::Gradients<double> got = at::backward_batched(q, k, v, d_out, heads, 0.5, mask, 2);
+      CHECK(got.ds.size() == 0);
+      CHECK(max_abs_diff(got.dq, expected.dq) < 1e-12);
+      CHECK(max_abs_diff(got.dk, expected.dk) < 1e-12);
+      CHECK(max_abs_diff(got.dv, expected.dv) < 1e-12);
+      if (mask.bias.size() != 0) {
+        for (Index h = 0; h < heads; ++h) CHECK(got.dq.row(h * n + n / 2).isZero(0));
+      }
+      // With the forward's saved output and log-sum-exp: the same numbers, bit for bit.
+      Eigen::VectorXd lse;
+      const MatrixD out = at::forward_batched(q, k, v, heads, 0.5, mask, 2, &lse);
+      const at::Gradients<double> saved =
+          at::backward_batched(q, k, v, d_out, heads, 0.5, mask, 2, &out, &lse);
+      CHECK(saved.dq == got.dq);
+      CHECK(saved.dk == got.dk);
+      CHECK(saved.dv == got.dv);
+
+      // Float: within float rounding of the double reference, and never NaN.
+      const eot::Matrix<float> qf = q.cast<float>(), kf = k.cast<float>(), vf = v.cast<float>(),
+                               df = d_out.cast<float>();
+      const at::Gradients<float> gf =
+          at::backward_batched(qf, kf, vf, df, heads, 0.5, cast_mask<float>(mask), 2);
+      CHECK(relative_error(gf.dq.cast<double>(), expected.dq) < 5e-6);
+      CHECK(relative_error(gf.dk.cast<double>(), expected.dk) < 5e-6);
+      CHECK(relative_error(gf.dv.cast<double>(), expected.dv) < 5e-6);
+      CHECK(gf.dq.allFinite());
+    }
+  }
+}
+
+TEST_CASE("the forward's log-sum-exp, and the batched backward against finite differences") {
+  const Index heads = 2, n = 5, m = 6;
+  const MatrixD q = uniform_matrix(heads * n, 3, 441, -1, 1);
+  const MatrixD k = uniform_matrix(heads * m, 3, 442, -1, 1);
+  const MatrixD v = uniform_matrix(heads * m, 2, 443, -1, 1);
+  const MatrixD g = uniform_matrix(heads * n, 2, 444, -1, 1);
+  at::Mask<double> mask;
+  mask.causal = true;
+  mask.key_padding.assign(m, false);
+  mask.key_padding[0] = true;  // the first query sees no key
+  const double epsilon = 0.7;
+  Eigen::VectorXd lse;
+  at::forward_batched(q, k, v, heads, epsilon, mask, 1, &lse);
+  for (Index h = 0; h < heads; ++h) {
+    CHECK(lse[h * n] == -eot::kInf);
+    for (Index i = 1; i < n; ++i) {
+      double total = 0;
+      for (Index j = 1; j <= i; ++j) {
+        total += std::exp(q.row(h * n + i).dot(k.row(h * m + j)) / epsilon);
+      }
+      CHECK(lse[h * n + i] == doctest::Approx(std::log(total)).epsilon(1e-14));
+    }
+  }
+  // L = <G, O>, differentiated numerically in every entry of q, k and v.
+  const at::Gradients<double> grads = at::backward_batched(q, k, v, g, heads, epsilon, mask);
+  const double h = 1e-6;
+  auto numeric = [&](MatrixD x, auto&& loss_of) {
+    MatrixD d(x.rows(), x.cols());
+    for (Index r = 0; r < x.rows(); ++r) {
+      for (Index c = 0; c < x.cols(); ++c) {
+        const double keep = x(r, c);
+        x(r, c) = keep + h;
+        const double up = loss_of(x);
+        x(r, c) = keep - h;
+        const double down = loss_of(x);
+        x(r, c) = keep;
+        d(r, c) = (up - down) / (2 * h);
+      }
+    }
+    return d;
+  };
+  auto loss = [&](const MatrixD& qq, const MatrixD& kk, const MatrixD& vv) {
+    return at::forward_batched(qq, kk, vv, heads, epsilon, mask).cwiseProduct(g).sum();
+  };
+  CHECK(max_abs_diff(grads.dq, numeric(q, [&](const MatrixD& x) { return loss(x, k, v); })) <
+        1e-8);
+  CHECK(max_abs_diff(grads.dk, numeric(k, [&](const MatrixD& x) { return loss(q, x, v); })) <
+        1e-8);
+  CHECK(max_abs_diff(grads.dv, numeric(v, [&](const MatrixD& x) { return loss(q, k, x); })) <
+        1e-8);
+  CHECK(grads.dq.topRows(1).isZero(0));  // the query that sees nothing
+  CHECK(grads.dk.row(0).isZero(0));      // the padding key
+}
+
+TEST_CASE("bad batched backward inputs are refused by name and dimension") {
+  const MatrixD q = uniform_matrix(6, 4, 451), k = uniform_matrix(8, 4, 452),
+                v = uniform_matrix(8, 2, 453), g = uniform_matrix(6, 2, 454);
+  auto error = [&](auto&& f) { return message_of<eot::InvalidArgument>(f); };
+  CHECK(error([&] { at::backward_batched(q, k, v, MatrixD(6, 3), 2); }) ==
+        "grad_output (6 x 3) must have the output's shape (B*H*n) x dv = 6 x 2");
+  CHECK(contains(error([&] { at::backward_batched(q, k, v, g, 4); }),
+                 "batch_heads = 4 must divide the rows of q (6)"));
+  const MatrixD out = at::forward_batched(q, k, v, 2);
+  CHECK(error([&] { at::backward_batched(q, k, v, g, 2, 0, {}, 0, &out); }) ==
+        "backward_batched: pass both output and log_sum_exp, or neither");
+  const Eigen::VectorXd short_lse = Eigen::VectorXd::Zero(5);
+  CHECK(contains(error([&] { at::backward_batched(q, k, v, g, 2, 0, {}, 0, &out, &short_lse); }),
+                 "must be forward_batched()'s: 6 x 2 and 6"));
+  MatrixD bad = g;
+  bad(4, 1) = std::nan("");
+  CHECK(error([&] { at::backward_batched(q, k, v, bad, 2); }) ==
+        "batch_heads block 1: grad_output(1, 1) is nan: entries must be finite");
+}
+
 TEST_CASE("weight statistics: hard attention as epsilon -> 0, uniform as epsilon -> inf") {
   const MatrixD q = uniform_matrix(9, 4, 421, -1, 1), k = uniform_matrix(11, 4, 422, -1, 1);
   at::Mask<double> causal;
@@ -404,6 +565,21 @@ TEST_CASE("attention: 1 and 2 threads give bit-identical outputs, weights and gr
   CHECK(g1.dq == g2.dq);
   CHECK(g1.dk == g2.dk);
   CHECK(g1.dv == g2.dv);
+  // Batched: 4 heads of 100 queries and 75 keys, shared among 1, 2 or 3 threads.
+  for (const at::Mask<double>& batched_mask : {at::Mask<double>{}, mask}) {
+    const at::Gradients<double> b1 = at::backward_batched(q, k, v, d_out, 4, 0, batched_mask, 1);
+    for (int threads : {2, 3}) {
+      const at::Gradients<double> b2 =
+          at::backward_batched(q, k, v, d_out, 4, 0, batched_mask, threads);
+      CHECK(b1.dq == b2.dq);
+      CHECK(b1.dk == b2.dk);
+      CHECK(b1.dv == b2.dv);
+    }
+    for (Index heads : {1, 4}) {  // one head: its query blocks shared among the threads
+      CHECK(at::forward_batched(q, k, v, heads, 0, batched_mask, 1) ==
+            at::forward_batched(q, k, v, heads, 0, batched_mask, 2));
+    }
+  }
   // n / m = 4 / 3 is not exact in binary: a fixed count of normalizations must still be
   // accepted (a regression: the mass check once used the tiny forcing tolerance).
   CHECK(at::sinkhorn(q, k, v, 0, mask, 5, 1).output == at::sinkhorn(q, k, v, 0, mask, 5, 2).output);

@@ -414,6 +414,24 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("cli: eot bench-attention runs and reports every shape (the timings are not checked)") {
+  const Sandbox box;
+  const Run r = box.run("bench-attention --lengths 40 70 --heads 3 --d 8 --threads 2 --repeats 1 "
+                        "--json");
+  REQUIRE(r.exit == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["precision"] == "float");
+  REQUIRE(j["results"].size() == 2);
+  CHECK(j["results"][1]["length"] == 70);
+  CHECK(j["results"][1]["heads"] == 3);
+  CHECK(j["results"][1]["d"] == 8);
+  CHECK(j["results"][1]["backward_ms"].is_number());
+  const Run table = box.run("bench-attention --lengths 40 --heads 2 --d 4 --repeats 1");
+  CHECK(table.exit == 0);
+  CHECK(contains(table.out, "forward ms"));
+  CHECK(box.run("bench-attention --lengths 0").exit == 2);
+}
+
 TEST_CASE("cli: the attention sweep goes from hard to uniform attention and marks sqrt(d)") {
   Sandbox box;
   const std::string ex = data_path("examples/");

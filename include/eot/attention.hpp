@@ -38,11 +38,14 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
 // Batches and heads: q is (B*H*n) x d, k is (B*H*m) x d, v is (B*H*m) x dv, the layout of a
 // contiguous PyTorch tensor of shape (B, H, L, d) viewed as (B*H*L, d). Each of the
 // batch_heads = B*H blocks is an independent problem, all with the same mask; blocks are shared
-// among threads. Returns (B*H*n) x dv.
+// among threads, one thread each (a single block gets them all). Returns (B*H*n) x dv. If
+// `log_sum_exp` is given, it receives each query's log sum_j exp(s_ij) over the scaled scores
+// (-inf for a query that sees no key): with the output, what backward_batched() needs to skip
+// its own forward pass.
 template <typename T>
 Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                           Index batch_heads, double epsilon = 0, const Mask<T>& mask = {},
-                          int threads = 0);
+                          int threads = 0, Vector<T>* log_sum_exp = nullptr);
 
 // The same output through the core solver: the one-sided problem with the cost -<q, k>
 // (matrix-free when there is no mask or bias; masks become forbidden pairs or zero key weights).
@@ -97,6 +100,21 @@ template <typename T>
 Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                       const Matrix<T>& grad_output, double epsilon = 0, const Mask<T>& mask = {},
                       int threads = 0, Regularizer regularizer = Regularizer::Softmax);
+
+// The softmax backward pass for batches and heads (forward_batched()'s layout and mask), as a
+// streaming kernel (FlashAttention-2's): the weights are recomputed tile by tile from each
+// query's log-sum-exp, so no n x m array is ever formed, and Gradients::ds is left empty (the
+// bias gradient is not available here; use backward() for it). Heads are shared among threads,
+// one thread each (a single head runs on one thread), so results do not depend on the thread
+// count. Pass the `output` and
+// `log_sum_exp` of forward_batched() (both or neither) to save the forward pass it otherwise
+// runs first; they must come from the same q, k, v, epsilon and mask.
+template <typename T>
+Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
+                              const Matrix<T>& grad_output, Index batch_heads, double epsilon = 0,
+                              const Mask<T>& mask = {}, int threads = 0,
+                              const Matrix<T>* output = nullptr,
+                              const Vector<T>* log_sum_exp = nullptr);
 
 // The same dL/dS as an advantage-based policy gradient, row by row: with u_ij = <dO_i, v_j>
 // (the loss of choosing key j), dS_ij = p_ij (u_ij - E_{p_i}[u_i]) / epsilon.
