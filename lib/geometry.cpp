@@ -313,7 +313,7 @@ typename Geometry<T>::Tile PointCloud<T>::tile(Index i0, Index j0, Index ni, Ind
   const Index d = x_.cols();
   if (d <= kDirectDimensions) {
     // Row by row, a coordinate at a time, over contiguous coordinates of the column points:
-    // (x_ik - y_jk)^2 summed exactly (no cancellation), or the dot product.
+    // (x_ik - y_jk)^2 summed directly (no cancellation, no clamping), or the dot product.
     for (Index r = 0; r < ni; ++r) {
       auto row = scratch.row(r).array();
       const auto x = x_.row(i0 + r);

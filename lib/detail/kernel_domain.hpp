@@ -25,7 +25,6 @@
 
 #include "detail/tiles.hpp"
 #include "eot/geometry.hpp"
-#include "eot/memory.hpp"
 
 namespace eot::detail {
 
@@ -94,12 +93,11 @@ class KernelDomain {
     return (out.array().isFinite() || (out.array() == -kInf && has_w.array() == 0)).all();
   }
 
-  // K's memory, once: with transparent huge pages where the system offers them on request
-  // (Linux's "madvise" mode), since first touching n m values page by page costs more here
-  // than computing them (a 32 MB kernel: 8000 page faults, about 60 ms on this VM).
+  // K's memory, once (the solver checked that it fits): with transparent huge pages where the
+  // system offers them on request (Linux's "madvise" mode), since first touching n m values
+  // page by page costs more here than computing them (a 32 MB kernel: 8000 page faults, about
+  // 60 ms on this VM).
   void allocate() {
-    require_dense_fits(geometry_.rows(), geometry_.cols(), sizeof(T), "the kernel-domain kernel",
-                       "use the log domain (Domain::Log, --domain log)");
     kernel_.resize(geometry_.rows(), geometry_.cols());
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     constexpr std::uintptr_t kHuge = std::uintptr_t(1) << 21;
