@@ -11,6 +11,25 @@ namespace at = eot::attention;
 
 namespace {
 
+// d f / d x_rs by central differences (step 1e-6) in every entry of x.
+template <typename F>
+MatrixD numeric(MatrixD x, F&& f) {
+  const double h = 1e-6;
+  MatrixD d(x.rows(), x.cols());
+  for (Index r = 0; r < x.rows(); ++r) {
+    for (Index c = 0; c < x.cols(); ++c) {
+      const double keep = x(r, c);
+      x(r, c) = keep + h;
+      const double up = f(x);
+      x(r, c) = keep - h;
+      const double down = f(x);
+      x(r, c) = keep;
+      d(r, c) = (up - down) / (2 * h);
+    }
+  }
+  return d;
+}
+
 // softmax_j(<q_i, k_j> / epsilon + bias_ij) over the allowed keys, the textbook way.
 MatrixD naive_weights(const MatrixD& q, const MatrixD& k, double epsilon,
                       const at::Mask<double>& mask) {
@@ -138,22 +157,6 @@ TEST_CASE("attention backward matches central finite differences, and the advant
     auto loss = [&](const MatrixD& qq, const MatrixD& kk, const MatrixD& vv,
                     const at::Mask<double>& mm) {
       return at::forward(qq, kk, vv, epsilon, mm).cwiseProduct(g).sum();
-    };
-    const double h = 1e-6;
-    auto numeric = [&](MatrixD x, auto&& evaluate) {
-      MatrixD d(x.rows(), x.cols());
-      for (Index r = 0; r < x.rows(); ++r) {
-        for (Index s = 0; s < x.cols(); ++s) {
-          const double keep = x(r, s);
-          x(r, s) = keep + h;
-          const double up = evaluate(x);
-          x(r, s) = keep - h;
-          const double down = evaluate(x);
-          x(r, s) = keep;
-          d(r, s) = (up - down) / (2 * h);
-        }
-      }
-      return d;
     };
     CHECK(max_abs_diff(grads.dq,
                        numeric(q, [&](const MatrixD& x) { return loss(x, k, v, c.mask); })) < 1e-8);
@@ -370,9 +373,8 @@ TEST_CASE("batches and heads are independent problems in PyTorch's (B, H, L, d) 
 namespace {
 
 // Each head's dense backward (double), stacked in forward_batched()'s layout.
-at::Gradients<double> dense_backward_per_head(const MatrixD& q, const MatrixD& k,
-                                              const MatrixD& v, const MatrixD& d_out,
-                                              Index heads, double epsilon,
+at::Gradients<double> dense_backward_per_head(const MatrixD& q, const MatrixD& k, const MatrixD& v,
+                                              const MatrixD& d_out, Index heads, double epsilon,
                                               const at::Mask<double>& mask) {
   const Index n = q.rows() / heads, m = k.rows() / heads;
   at::Gradients<double> all;
@@ -381,8 +383,8 @@ at::Gradients<double> dense_backward_per_head(const MatrixD& q, const MatrixD& k
   all.dv.resize(v.rows(), v.cols());
   for (Index h = 0; h < heads; ++h) {
     const at::Gradients<double> g =
-        at::backward<double>(q.middleRows(h * n, n), k.middleRows(h * m, m),
-                             v.middleRows(h * m, m), d_out.middleRows(h * n, n), epsilon, mask);
+        at::backward<double>(q.middleRows(h * n, n), k.middleRows(h * m, m), v.middleRows(h * m, m),
+                             d_out.middleRows(h * n, n), epsilon, mask);
     all.dq.middleRows(h * n, n) = g.dq;
     all.dk.middleRows(h * m, m) = g.dk;
     all.dv.middleRows(h * m, m) = g.dv;
@@ -479,31 +481,12 @@ TEST_CASE("the forward's log-sum-exp, and the batched backward against finite di
   }
   // L = <G, O>, differentiated numerically in every entry of q, k and v.
   const at::Gradients<double> grads = at::backward_batched(q, k, v, g, heads, epsilon, mask);
-  const double h = 1e-6;
-  auto numeric = [&](MatrixD x, auto&& loss_of) {
-    MatrixD d(x.rows(), x.cols());
-    for (Index r = 0; r < x.rows(); ++r) {
-      for (Index c = 0; c < x.cols(); ++c) {
-        const double keep = x(r, c);
-        x(r, c) = keep + h;
-        const double up = loss_of(x);
-        x(r, c) = keep - h;
-        const double down = loss_of(x);
-        x(r, c) = keep;
-        d(r, c) = (up - down) / (2 * h);
-      }
-    }
-    return d;
-  };
   auto loss = [&](const MatrixD& qq, const MatrixD& kk, const MatrixD& vv) {
     return at::forward_batched(qq, kk, vv, heads, epsilon, mask).cwiseProduct(g).sum();
   };
-  CHECK(max_abs_diff(grads.dq, numeric(q, [&](const MatrixD& x) { return loss(x, k, v); })) <
-        1e-8);
-  CHECK(max_abs_diff(grads.dk, numeric(k, [&](const MatrixD& x) { return loss(q, x, v); })) <
-        1e-8);
-  CHECK(max_abs_diff(grads.dv, numeric(v, [&](const MatrixD& x) { return loss(q, k, x); })) <
-        1e-8);
+  CHECK(max_abs_diff(grads.dq, numeric(q, [&](const MatrixD& x) { return loss(x, k, v); })) < 1e-8);
+  CHECK(max_abs_diff(grads.dk, numeric(k, [&](const MatrixD& x) { return loss(q, x, v); })) < 1e-8);
+  CHECK(max_abs_diff(grads.dv, numeric(v, [&](const MatrixD& x) { return loss(q, k, x); })) < 1e-8);
   CHECK(grads.dq.topRows(1).isZero(0));  // the query that sees nothing
   CHECK(grads.dk.row(0).isZero(0));      // the padding key
 }
