@@ -98,8 +98,9 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
                "plain Sinkhorn: no over-relaxation");
   app.add_option("--omega", input.options.acceleration.omega,
                  "fixed over-relaxation in [1, 2) (default: from the measured rate)");
-  const std::map<std::string, Domain> domains{
-      {"auto", Domain::Auto}, {"log", Domain::Log}, {"kernel", Domain::Kernel}};
+  std::map<std::string, Domain> domains;  // the library's names
+  for (Domain domain : {Domain::Auto, Domain::Log, Domain::Kernel})
+    domains[to_string(domain)] = domain;
   app.add_option("--domain", input.options.domain,
                  "where the target-epsilon passes run: auto, log (n m exps each), kernel "
                  "(a stored kernel with absorption: a matrix-vector product each)")
