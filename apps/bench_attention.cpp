@@ -3,7 +3,6 @@
 // PyTorch on the same shapes.
 #include "bench_attention.hpp"
 
-#include <omp.h>
 
 #include <chrono>
 #include <cstdio>

@@ -1,8 +1,6 @@
 // eot bench: how close the hot kernels run to this machine's limits. It measures the limits
 // itself (exp throughput, read bandwidth), then the time per Sinkhorn iteration against them,
 // and the iterations and time to the tolerance on fixed problems. Prints one table per part.
-#include <omp.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include <random>
 
 #include "common.hpp"
+#include "kernels/kernels.hpp"
 
 namespace eot::cli {
 
@@ -33,28 +32,39 @@ double best_time(int repeats, F&& f) {
   return best;
 }
 
-struct Floors {
-  double exp_ns[2][3];  // [float, double][threads] ns per exp, all threads together
-  double read_gbs[3];   // [threads] GB/s
+// The machine's limits for one thread count.
+struct Floor {
+  double exp_ns[2];  // [float, double] ns per exp, all threads together
+  double read_gbs;   // GB/s
 };
 
-// Nanoseconds per exp (all threads at work): Eigen's vectorized exp over an array in cache,
-// as the kernels call it.
+// On 1 thread and on `team` threads.
+struct Floors {
+  int team;
+  Floor one, many;
+  const Floor& at(int threads) const { return threads == 1 ? one : many; }
+};
+
+// Nanoseconds per exp (all threads at work): the kernels' exp over an array in cache.
 template <typename T>
 double exp_ns(int threads) {
   constexpr Index kSize = 4096, kRounds = 4000;
-  double total = 0;
+  const kernels::Table<T>& kernels = kernels::table<T>();
+  std::vector<double> totals(threads);
   const double seconds = best_time(5, [&] {
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-    {
+    parallel_for(threads, threads, [&](Index t) {
       Eigen::Array<T, Eigen::Dynamic, 1> z =
           Eigen::Array<T, Eigen::Dynamic, 1>::LinSpaced(kSize, -30, 0);
-      Eigen::Array<T, Eigen::Dynamic, 1> sum = Eigen::Array<T, Eigen::Dynamic, 1>::Zero(kSize);
-      for (Index r = 0; r < kRounds; ++r) sum += (z - T(r % 3)).exp();
-      total += double(sum.sum());
-    }
+      Eigen::Array<T, Eigen::Dynamic, 1> e(kSize),
+          sum = Eigen::Array<T, Eigen::Dynamic, 1>::Zero(kSize);
+      for (Index r = 0; r < kRounds; ++r) {
+        kernels.exp(z.data(), e.data(), kSize);
+        sum += e;
+      }
+      totals[t] += double(sum.sum());
+    });
   });
-  if (total == 0) std::printf(" ");  // keeps the loop alive
+  if (totals[0] == 0) std::printf(" ");  // keeps the loop alive
   return seconds * 1e9 / (double(kSize) * kRounds * threads);
 }
 
@@ -65,26 +75,24 @@ double read_gbs(int threads, double bytes = 512e6) {
   constexpr Index kBlock = Index(1) << 20;  // doubles per block
   const Index blocks = std::max<Index>(1, Index(std::ceil(bytes / (kBlock * sizeof(double)))));
   const Eigen::VectorXd data = Eigen::VectorXd::Random(blocks * kBlock);
-  double total = 0;
+  Eigen::VectorXd sums = Eigen::VectorXd::Zero(blocks);
   const double seconds = best_time(5, [&] {
-    double sum = 0;
-#pragma omp parallel for num_threads(threads) reduction(+ : sum) schedule(static)
-    for (Index block = 0; block < blocks; ++block)
-      sum += data.segment(block * kBlock, kBlock).sum();
-    total += sum;
+    parallel_for(blocks, threads,
+                 [&](Index block) { sums[block] += data.segment(block * kBlock, kBlock).sum(); });
   });
-  if (total == 0) std::printf(" ");
+  if (sums.sum() == 0) std::printf(" ");
   return double(data.size()) * sizeof(double) / seconds / 1e9;
 }
 
-// The largest error of Eigen's vectorized exp (the kernels' exp), in units in the last place,
-// against std::exp in long double, over arguments in [lo, 0] where results are normal.
+// The largest error of the kernels' exp, in units in the last place, against std::exp in long
+// double, over arguments in [lo, 0] where results are normal.
 template <typename T>
 double exp_ulp(T lo) {
   const Index size = 1 << 20;
   const Eigen::Array<T, Eigen::Dynamic, 1> z =
       Eigen::Array<T, Eigen::Dynamic, 1>::LinSpaced(size, lo, 0);
-  const Eigen::Array<T, Eigen::Dynamic, 1> e = z.exp();
+  Eigen::Array<T, Eigen::Dynamic, 1> e(size);
+  kernels::table<T>().exp(z.data(), e.data(), size);
   double worst = 0;
   for (Index k = 0; k < size; ++k) {
     const long double exact = std::exp(static_cast<long double>(z[k]));
@@ -95,19 +103,20 @@ double exp_ulp(T lo) {
   return worst;
 }
 
-Floors measure_floors() {
-  Floors f;
-  for (int t : {1, 2}) {
-    f.exp_ns[0][t] = exp_ns<float>(t);
-    f.exp_ns[1][t] = exp_ns<double>(t);
-    f.read_gbs[t] = read_gbs(t);
+Floors measure_floors(int team) {
+  Floors f{team, {}, {}};
+  for (Floor* floor : {&f.one, &f.many}) {
+    const int threads = floor == &f.one ? 1 : team;
+    floor->exp_ns[0] = exp_ns<float>(threads);
+    floor->exp_ns[1] = exp_ns<double>(threads);
+    floor->read_gbs = read_gbs(threads);
   }
   std::printf("\nMachine limits (measured here; best of 5)\n");
-  std::printf("  %-36s %12s %12s\n", "", "1 thread", "2 threads");
-  std::printf("  %-36s %12.3f %12.3f\n", "exp, double (ns per value, all threads)", f.exp_ns[1][1],
-              f.exp_ns[1][2]);
-  std::printf("  %-36s %12.3f %12.3f\n", "exp, float", f.exp_ns[0][1], f.exp_ns[0][2]);
-  std::printf("  %-36s %12.1f %12.1f\n", "read bandwidth (GB/s)", f.read_gbs[1], f.read_gbs[2]);
+  std::printf("  %-36s %12s %9d threads\n", "", "1 thread", team);
+  std::printf("  %-36s %12.3f %17.3f\n", "exp, double (ns per value, all threads)", f.one.exp_ns[1],
+              f.many.exp_ns[1]);
+  std::printf("  %-36s %12.3f %17.3f\n", "exp, float", f.one.exp_ns[0], f.many.exp_ns[0]);
+  std::printf("  %-36s %12.1f %17.1f\n", "read bandwidth (GB/s)", f.one.read_gbs, f.many.read_gbs);
   std::printf(
       "  exp accuracy (max error vs long double): double %.2f ulp on [-708, 0], float %.2f "
       "ulp on [-87, 0]\n",
@@ -161,7 +170,7 @@ double floor_seconds(const Problem<T>& problem, Domain domain, bool dense, const
                           ? 2 * nm * sizeof(T) / (read_gbs(threads, nm * sizeof(T)) * 1e9)
                           : 0.0;
   if (domain == Domain::Kernel) return read;
-  return std::max(2 * nm * f.exp_ns[std::is_same_v<T, double>][threads] * 1e-9, read);
+  return std::max(2 * nm * f.at(threads).exp_ns[std::is_same_v<T, double>] * 1e-9, read);
 }
 
 template <typename T>
@@ -169,16 +178,17 @@ void iteration_row(const char* name, std::shared_ptr<const Geometry<T>> geometry
                    const Floors& f, int k) {
   const Problem<T> problem(geometry, 0.01);
   const bool dense = dynamic_cast<const CostMatrix<T>*>(geometry.get()) != nullptr;
-  double t[3];
-  for (int threads : {1, 2}) {
+  double t[2];
+  for (int threads : {1, f.team}) {
     // A kernel-domain iteration is short next to the setup (the absorption): more of them.
-    t[threads] = per_iteration(problem, domain, threads, domain == Domain::Kernel ? 5 * k : k);
+    double& time = t[threads == 1 ? 0 : 1];
+    time = per_iteration(problem, domain, threads, domain == Domain::Kernel ? 5 * k : k);
     const double floor = floor_seconds(problem, domain, dense, f, threads);
     std::printf("  %-24s %-7s %8d %12.2f %12.2f %8.2f\n", name, to_string(domain), threads,
-                t[threads] * 1e3, floor * 1e3, t[threads] / floor);
+                time * 1e3, floor * 1e3, time / floor);
   }
-  std::printf("  %-24s %-7s %8s %12s %12s %8s   2 threads: %.2fx faster\n", "", "", "", "", "", "",
-              t[1] / t[2]);
+  std::printf("  %-24s %-7s %8s %12s %12s %8s   %d threads: %.2fx faster\n", "", "", "", "", "", "",
+              f.team, t[0] / t[1]);
 }
 
 void time_to_tolerance(Index n, double epsilon, int threads) {
@@ -237,9 +247,11 @@ void scaling(const Floors& f, int threads, bool quick) {
 }
 
 int bench(Index n, bool quick, bool scaling_only, int threads) {
-  std::printf("eot bench: %d OpenMP threads available, Eigen SIMD: %s\n", omp_get_max_threads(),
-              Eigen::SimdInstructionSetsInUse());
-  const Floors f = measure_floors();
+  threads = thread_count(threads);
+  std::printf(
+      "eot bench: kernels for %s (EOT_ISA to lower), %d CPUs for this process, %d threads\n",
+      instruction_set(), thread_count(0), threads);
+  const Floors f = measure_floors(threads);
   if (scaling_only) {
     scaling(f, threads, quick);
     return 0;
@@ -284,11 +296,15 @@ void add_bench_command(CLI::App& app, Runner& run) {
   auto n = std::make_shared<Index>(4000);
   auto quick = std::make_shared<bool>(false);
   auto scaling_only = std::make_shared<bool>(false);
-  auto threads = std::make_shared<int>(2);
+  auto threads = std::make_shared<int>(0);
   CLI::App* command =
       app.add_subcommand("bench", "Measure this machine's limits and the solver against them");
   command->add_option("--n", *n, "problem size for the per-iteration table")->capture_default_str();
-  command->add_option("--threads", *threads, "threads for the time-to-tolerance and scaling tables")
+  command
+      ->add_option(
+          "--threads", *threads,
+          "threads for the second column and the time-to-tolerance and scaling tables (0 = every "
+          "CPU this process may use)")
       ->capture_default_str();
   command->add_flag("--scaling", *scaling_only,
                     "only the time per iteration against n (tools/plot_scaling.py plots it)");

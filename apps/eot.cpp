@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   app.footer(std::string("Files: .csv or .txt (numbers separated by commas or spaces, one row per "
                          "line, # comments) or .npy.\n") +
              kExitCodes);
-  app.set_version_flag("--version", std::string("eot ") + eot::kVersion);
+  app.set_version_flag("--version", std::string("eot ") + eot::kVersion +
+                                        " (kernels: " + eot::instruction_set() + ")");
   app.require_subcommand(1);
   Runner run;
   add_solve_command(app, run);

@@ -6,23 +6,19 @@
 #include <memory>
 #include <sstream>
 
-#include "detail/exp.hpp"
 #include "detail/tiles.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
+#include "eot/parallel.hpp"
 #include "eot/solver.hpp"
+#include "kernels/kernels.hpp"
 
 namespace eot::attention {
 
 namespace {
 
-using detail::exp_or_zero;
-
-// The kernels' query blocks and key tiles: a 128 x 256 tile of float scores (128 KB) stays in
-// L2 with its K and V tiles, and each product is big enough for Eigen's GEMM (about 120
-// GFLOP/s per AVX-512 core on such tiles). Blocks of 64 to 256 measured within 10% of this.
+// Query blocks: the unit of work shared among threads (lib/kernels has the tile sizes).
 constexpr Index kQueryBlock = 128;
-constexpr Index kKeyTile = 256;
 
 std::string shape(const char* name, Index rows, Index cols) {
   return std::string(name) + " (" + std::to_string(rows) + " x " + std::to_string(cols) + ")";
@@ -91,129 +87,62 @@ double check(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double 
   return epsilon > 0 ? epsilon : std::sqrt(double(q.cols()));
 }
 
-// Scaled scores of queries [i0, i0 + ni) against keys [j0, j0 + nj), -inf where masked.
+// The kernels' view of a head (q, k, v of one problem) and its mask; the key padding is copied
+// into `padding` as bytes.
 template <typename T>
-void scores(const Matrix<T>& q, const Matrix<T>& k, const Mask<T>& mask, T inv_eps, Index i0,
-            Index ni, Index j0, Index nj, Matrix<T>& s) {
-  s.resize(ni, nj);
-  // The scale rides on the product (GEMM's alpha): no separate pass over the tile.
-  s.noalias() = (inv_eps * q.middleRows(i0, ni)) * k.middleRows(j0, nj).transpose();
-  if (mask.bias.size() != 0) s += mask.bias.block(i0, j0, ni, nj);
-  const T minus_inf = -std::numeric_limits<T>::infinity();
-  for (Index c = 0; c < nj; ++c) {
-    if (!mask.key_padding.empty() && mask.key_padding[j0 + c]) s.col(c).setConstant(minus_inf);
-  }
-  if (mask.causal) {
-    for (Index r = 0; r < ni; ++r) {
-      const Index first_hidden = std::max<Index>(i0 + r + 1 - j0, 0);  // key j > query i
-      if (first_hidden < nj) s.row(r).tail(nj - first_hidden).setConstant(minus_inf);
-    }
-  }
+kernels::Head<T> head_of(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, T inv_eps,
+                         const Mask<T>& mask, std::vector<unsigned char>& padding) {
+  padding.assign(mask.key_padding.begin(), mask.key_padding.end());
+  const kernels::AttentionMask<T> view{mask.bias.size() ? mask.bias.data() : nullptr,
+                                       mask.bias.cols(), padding.empty() ? nullptr : padding.data(),
+                                       mask.causal};
+  return {q.data(), k.data(), v.data(), q.rows(), k.rows(), q.cols(), v.cols(), inv_eps, view};
 }
 
-// The keys that queries [i0, i0 + ni) may see lie in [0, key_end): a causal mask hides the
-// tiles right of the diagonal, which the kernels skip.
+// Scaled scores of all queries against all keys, -inf where masked.
 template <typename T>
-Index key_end(const Mask<T>& mask, Index i0, Index ni, Index m) {
-  return mask.causal ? std::min(m, i0 + ni) : m;
+Matrix<T> scores(const Matrix<T>& q, const Matrix<T>& k, const Mask<T>& mask, T inv_eps) {
+  std::vector<unsigned char> padding;
+  Matrix<T> s(q.rows(), k.rows());
+  kernels::table<T>().attention_scores(head_of(q, k, k, inv_eps, mask, padding), 0, q.rows(), 0,
+                                       k.rows(), s.data());
+  return s;
 }
 
-// exp(s_ij - shift_i) in place, row by row (a row is contiguous: one scalar shift, vectorized).
-// With shift_i the row's log-sum-exp these are the attention weights (the backward pass); with
-// its max, the weights times the row's sum (weights_kernel). shift_i must be finite: 0 for a
-// row that sees no key, whose entries are all -inf and give 0, never NaN.
-template <typename T>
-void exp_shifted(Matrix<T>& s, const T* shift) {
-  for (Index r = 0; r < s.rows(); ++r) s.row(r) = exp_or_zero(s.row(r).array() - shift[r]);
-}
-
-// The finite shift of a row with log-sum-exp (or running max) x: x itself, or 0 if -inf.
-template <typename T>
-T finite_or_zero(T x) {
-  return std::isinf(x) ? T(0) : x;
+// Runs block(i0, ni) for the query blocks of n queries against m keys, shared among threads.
+template <typename Block>
+void for_each_query_block(Index n, Index m, int threads, Block&& block) {
+  const Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
+  parallel_for(blocks, n * m >= detail::kParallelMinimum ? threads : 1, [&](Index b) {
+    const detail::FlushDenormals flush;
+    const Index i0 = b * kQueryBlock;
+    block(i0, std::min(kQueryBlock, n - i0));
+  });
 }
 
 // The forward kernel: O = softmax(s) V by online softmax over key tiles, one query block at a
 // time. Each query's max score and sum_j exp(s_ij - max) go to `row_max` and `row_sum` (n
 // entries each; -inf and 0 for a query that sees no key).
 template <typename T>
-void forward_kernel(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, T inv_eps,
-                    const Mask<T>& mask, Matrix<T>& out, T* row_max, T* row_sum, int threads) {
-  const Index n = q.rows(), m = k.rows(), dv = v.cols();
-  out.resize(n, dv);
-  const Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
-  using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
-#pragma omp parallel num_threads( \
-    detail::thread_count(threads)) if (blocks > 1 && n * m >= detail::kParallelMinimum)
-  {
-    const detail::FlushDenormals flush;
-    Matrix<T> s, acc;
-    Column max(kQueryBlock), sum(kQueryBlock), scale(kQueryBlock);
-#pragma omp for schedule(static)
-    for (Index block = 0; block < blocks; ++block) {
-      const Index i0 = block * kQueryBlock, ni = std::min(kQueryBlock, n - i0);
-      // Online softmax: running row max, row sum and output, rescaled when the max moves.
-      max.head(ni).setConstant(-std::numeric_limits<T>::infinity());
-      sum.head(ni).setZero();
-      acc.setZero(ni, dv);
-      const Index end = key_end(mask, i0, ni, m);
-      for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
-        const Index nj = std::min(kKeyTile, end - j0);
-        scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
-        for (Index r = 0; r < ni; ++r) {
-          const T new_max = std::max(max[r], s.row(r).maxCoeff());
-          const T shift = finite_or_zero(new_max);  // all masked so far: 0
-          scale[r] = std::exp(max[r] - shift);      // exp(-inf) = 0: nothing to keep
-          s.row(r) = exp_or_zero(s.row(r).array() - shift);
-          sum[r] = sum[r] * scale[r] + s.row(r).sum();
-          max[r] = new_max;
-        }
-        acc = scale.head(ni).matrix().asDiagonal() * acc;
-        acc.noalias() += s * v.middleRows(j0, nj);
-      }
-      for (Index r = 0; r < ni; ++r) {
-        if (sum[r] > 0) {
-          out.row(i0 + r) = acc.row(r) / sum[r];
-        } else {
-          out.row(i0 + r).setZero();  // a query that sees no key
-        }
-        row_max[i0 + r] = max[r];
-        row_sum[i0 + r] = sum[r];
-      }
-    }
-  }
+void forward_kernel(const kernels::Head<T>& head, Matrix<T>& out, T* row_max, T* row_sum,
+                    int threads) {
+  out.resize(head.n, head.dv);
+  for_each_query_block(head.n, head.m, threads, [&](Index i0, Index ni) {
+    kernels::table<T>().attention_forward(head, i0, ni, out.data() + i0 * head.dv, row_max + i0,
+                                          row_sum + i0);
+  });
 }
 
 // The attention weights exp(s - max) / sum, n x m, tile by tile, from forward_kernel()'s row
-// statistics (exact: a log-sum-exp shift would round the largest weights).
+// statistics.
 template <typename T>
-void weights_kernel(const Matrix<T>& q, const Matrix<T>& k, T inv_eps, const Mask<T>& mask,
-                    const Vector<T>& row_max, const Vector<T>& row_sum, Matrix<T>& p,
-                    int threads) {
-  const Index n = q.rows(), m = k.rows();
-  p.setZero(n, m);
-  const Index blocks = (n + kQueryBlock - 1) / kQueryBlock;
-#pragma omp parallel num_threads( \
-    detail::thread_count(threads)) if (blocks > 1 && n * m >= detail::kParallelMinimum)
-  {
-    const detail::FlushDenormals flush;
-    Matrix<T> s;
-    Vector<T> shift, inverse;
-#pragma omp for schedule(static)
-    for (Index block = 0; block < blocks; ++block) {
-      const Index i0 = block * kQueryBlock, ni = std::min(kQueryBlock, n - i0);
-      shift = row_max.segment(i0, ni).unaryExpr([](T x) { return finite_or_zero(x); });
-      const auto sum = row_sum.segment(i0, ni).array();
-      inverse = (sum > 0).select(sum.inverse(), T(0));
-      const Index end = key_end(mask, i0, ni, m);
-      for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
-        const Index nj = std::min(kKeyTile, end - j0);
-        scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
-        exp_shifted(s, shift.data());
-        p.block(i0, j0, ni, nj) = inverse.asDiagonal() * s;
-      }
-    }
-  }
+void weights_kernel(const kernels::Head<T>& head, const Vector<T>& row_max,
+                    const Vector<T>& row_sum, Matrix<T>& p, int threads) {
+  p.resize(head.n, head.m);
+  for_each_query_block(head.n, head.m, threads, [&](Index i0, Index ni) {
+    kernels::table<T>().attention_weights(head, i0, ni, row_max.data() + i0, row_sum.data() + i0,
+                                          p.data() + i0 * head.m);
+  });
 }
 
 // Each query's log sum_j exp(s_ij) from its max and shifted sum: -inf if it sees no key.
@@ -235,8 +164,10 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
   }
   Matrix<T> out;
   Vector<T> row_max(q.rows()), row_sum(q.rows());
-  forward_kernel(q, k, v, inv_eps, mask, out, row_max.data(), row_sum.data(), threads);
-  if (weights) weights_kernel(q, k, inv_eps, mask, row_max, row_sum, *weights, threads);
+  std::vector<unsigned char> padding;
+  const kernels::Head<T> head = head_of(q, k, v, inv_eps, mask, padding);
+  forward_kernel(head, out, row_max.data(), row_sum.data(), threads);
+  if (weights) weights_kernel(head, row_max, row_sum, *weights, threads);
   return out;
 }
 
@@ -256,22 +187,17 @@ std::pair<Index, Index> heads_shape(const Matrix<T>& q, const Matrix<T>& k, cons
   return {q.rows() / batch_heads, k.rows() / batch_heads};
 }
 
-// Runs per_head(h) for every head, shared among threads, one thread each. An exception leaves
-// the loop through `error` (it may not cross an OpenMP region) and is rethrown naming the head.
+// Runs per_head(h) for every head, shared among threads, one thread each. A head's refusal is
+// rethrown naming the head.
 template <typename F>
 void for_each_head(Index batch_heads, int threads, F&& per_head) {
-  std::string error;
-#pragma omp parallel for num_threads(detail::thread_count(threads)) \
-    schedule(dynamic) if (batch_heads > 1)
-  for (Index h = 0; h < batch_heads; ++h) {
+  parallel_for(batch_heads, threads, [&](Index h) {
     try {
       per_head(h);
     } catch (const InvalidArgument& e) {
-#pragma omp critical
-      if (error.empty()) error = "batch_heads block " + std::to_string(h) + ": " + e.what();
+      throw InvalidArgument("batch_heads block " + std::to_string(h) + ": " + e.what());
     }
-  }
-  if (!error.empty()) throw InvalidArgument(error);
+  });
 }
 
 }  // namespace
@@ -289,8 +215,9 @@ Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T
     const T inv_eps = T(1 / check(qh, kh, vh, epsilon, mask));
     Matrix<T> oh;
     Vector<T> row_max(n), row_sum(n);
+    std::vector<unsigned char> padding;
     // One head alone gets all the threads (over its query blocks).
-    forward_kernel(qh, kh, vh, inv_eps, mask, oh, row_max.data(), row_sum.data(),
+    forward_kernel(head_of(qh, kh, vh, inv_eps, mask, padding), oh, row_max.data(), row_sum.data(),
                    batch_heads == 1 ? threads : 1);
     out.middleRows(h * n, n) = oh;
     if (log_sum_exp) log_sum_exp->segment(h * n, n) = log_sum_exp_of(row_max, row_sum);
@@ -442,8 +369,7 @@ Matrix<T> weights(const Matrix<T>& q, const Matrix<T>& k, double epsilon, const 
   const T inv_eps = T(1 / check(q, k, no_values, epsilon, mask));
   require_dense_fits(q.rows(), k.rows(), 2 * sizeof(T), "the attention weights",
                      "split the queries into blocks");
-  Matrix<T> s;
-  scores(q, k, mask, inv_eps, 0, q.rows(), 0, k.rows(), s);
+  const Matrix<T> s = scores(q, k, mask, inv_eps);
   p.resize(q.rows(), k.rows());
   for (Index i = 0; i < q.rows(); ++i) {
     const Eigen::VectorXd z = s.row(i).transpose().template cast<double>();
@@ -494,46 +420,7 @@ Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v
   return g;
 }
 
-namespace {
-
-// The streaming backward pass of one head, given its output `o` and log-sum-exps `lse`:
-// per query block and key tile, P = exp(s - lse), dP = dO V^T, dS = P o (dP - D) / epsilon with
-// D_i = <dO_i, O_i>; then dV += P^T dO, dQ += dS K, dK += dS^T Q. One thread, fixed order.
-template <typename T>
-void backward_kernel(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
-                     const Matrix<T>& d_out, const Matrix<T>& o, const T* lse, T inv_eps,
-                     const Mask<T>& mask, Gradients<T>& g) {
-  const Index n = q.rows(), m = k.rows();
-  const detail::FlushDenormals flush;
-  g.dq.setZero(n, q.cols());
-  g.dk.setZero(m, k.cols());
-  g.dv.setZero(m, v.cols());
-  Matrix<T> s, dp;
-  Vector<T> shift, baseline;
-  for (Index i0 = 0; i0 < n; i0 += kQueryBlock) {
-    const Index ni = std::min(kQueryBlock, n - i0);
-    const auto q_block = q.middleRows(i0, ni), d_out_block = d_out.middleRows(i0, ni);
-    shift = Eigen::Map<const Vector<T>>(lse + i0, ni).unaryExpr([](T x) {
-      return finite_or_zero(x);
-    });
-    baseline = d_out_block.cwiseProduct(o.middleRows(i0, ni)).rowwise().sum();
-    const Index end = key_end(mask, i0, ni, m);
-    for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
-      const Index nj = std::min(kKeyTile, end - j0);
-      scores(q, k, mask, inv_eps, i0, ni, j0, nj, s);
-      exp_shifted(s, shift.data());  // s is now P
-      dp.noalias() = d_out_block * v.middleRows(j0, nj).transpose();
-      g.dv.middleRows(j0, nj).noalias() += s.transpose() * d_out_block;
-      for (Index r = 0; r < ni; ++r) {  // dS, in place of dP
-        dp.row(r) = s.row(r).cwiseProduct((dp.row(r).array() - baseline[r]).matrix()) * inv_eps;
-      }
-      g.dq.middleRows(i0, ni).noalias() += dp * k.middleRows(j0, nj);
-      g.dk.middleRows(j0, nj).noalias() += dp.transpose() * q_block;
-    }
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 template <typename T>
 Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
@@ -551,8 +438,8 @@ Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matr
   }
   if (output && (output->rows() != q.rows() || output->cols() != v.cols() ||
                  log_sum_exp->size() != q.rows())) {
-    throw InvalidArgument(shape("output", output->rows(), output->cols()) +
-                          " and log_sum_exp (" + std::to_string(log_sum_exp->size()) +
+    throw InvalidArgument(shape("output", output->rows(), output->cols()) + " and log_sum_exp (" +
+                          std::to_string(log_sum_exp->size()) +
                           ") must be forward_batched()'s: " + std::to_string(q.rows()) + " x " +
                           std::to_string(v.cols()) + " and " + std::to_string(q.rows()));
   }
@@ -565,6 +452,8 @@ Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matr
                     vh = v.middleRows(h * m, m), d_out = grad_output.middleRows(h * n, n);
     const T inv_eps = T(1 / check(qh, kh, vh, epsilon, mask));
     check_finite("grad_output", d_out);
+    std::vector<unsigned char> padding;
+    const kernels::Head<T> head = head_of(qh, kh, vh, inv_eps, mask, padding);
     Matrix<T> o;
     Vector<T> lse(n);
     if (output) {
@@ -572,11 +461,17 @@ Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matr
       lse = log_sum_exp->segment(h * n, n);
     } else {
       Vector<T> row_max(n), row_sum(n);
-      forward_kernel(qh, kh, vh, inv_eps, mask, o, row_max.data(), row_sum.data(), 1);
+      forward_kernel(head, o, row_max.data(), row_sum.data(), 1);
       lse = log_sum_exp_of(row_max, row_sum);
     }
+    // The streaming backward pass of one head (FlashAttention-2), one thread, fixed order.
     Gradients<T> gh;
-    backward_kernel(qh, kh, vh, d_out, o, lse.data(), inv_eps, mask, gh);
+    gh.dq.resize(n, qh.cols());
+    gh.dk.resize(m, kh.cols());
+    gh.dv.resize(m, vh.cols());
+    const detail::FlushDenormals flush;
+    kernels::table<T>().attention_backward(head, d_out.data(), o.data(), lse.data(), gh.dq.data(),
+                                           gh.dk.data(), gh.dv.data());
     g.dq.middleRows(h * n, n) = gh.dq;
     g.dk.middleRows(h * m, m) = gh.dk;
     g.dv.middleRows(h * m, m) = gh.dv;
@@ -600,8 +495,7 @@ WeightStats weight_stats(const Matrix<T>& weights, const Matrix<T>& q, const Mat
     throw InvalidArgument(shape("weights", weights.rows(), weights.cols()) + " must be n x m = " +
                           std::to_string(q.rows()) + " x " + std::to_string(k.rows()));
   }
-  Matrix<T> visible;  // -inf where the query does not see the key
-  scores(q, k, mask, T(1), 0, q.rows(), 0, k.rows(), visible);
+  const Matrix<T> visible = scores(q, k, mask, T(1));  // -inf where the query does not see the key
   const Matrix<T> dots = q * k.transpose();
   WeightStats stats;
   Index rows = 0;

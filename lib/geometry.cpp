@@ -4,10 +4,10 @@
 #include <sstream>
 
 #include "detail/exp.hpp"
-#include "detail/simd.hpp"
 #include "detail/tiles.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
+#include "kernels/kernels.hpp"
 
 namespace eot {
 
@@ -18,17 +18,6 @@ using Eigen::Dynamic;
 using Eigen::VectorXd;
 
 namespace {
-
-// Running log-sum-exp (MATH.md section 2): (max, sum) absorbs a value whose own max is `top`
-// and whose terms, shifted by the new max, sum to `shifted_sum(shift)`. An all -inf slot keeps
-// max = -inf and sum = 0 without producing a NaN.
-template <typename ShiftedSum>
-void absorb(double& max, double& sum, double top, ShiftedSum&& shifted_sum) {
-  if (top == -kInf) return;
-  const double new_max = std::max(max, top);
-  sum = sum * std::exp(max - new_max) + shifted_sum(new_max);
-  max = new_max;
-}
 
 VectorXd finish_lse(const VectorXd& max, const VectorXd& sum) {
   VectorXd out(max.size());
@@ -49,24 +38,20 @@ Eigen::ArrayXXd log_plan(const typename Geometry<T>::Tile& c, const Eigen::Vecto
 
 }  // namespace
 
+// The soft-min passes (MATH.md section 2): each row's (column's) log-sum-exp is kept as a
+// running max and a sum shifted by it, which every tile of the row (column) updates.
 template <typename T>
 void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int threads,
                            const std::atomic<bool>* interrupt) const {
   const Vector<T> h_t = h.cast<T>();
   const T inv_eps = T(1 / epsilon);
+  const kernels::Table<T>& kernels = kernels::table<T>();
   VectorXd max = VectorXd::Constant(rows(), -kInf), sum = VectorXd::Zero(rows());
   for_each_tile(
       *this, Along::Rows, threads,
       [&](Index i0, Index j0, const Tile& c) {
-        const T* h_tile = h_t.data() + j0;
-        for (Index r = 0; r < c.rows(); ++r) {
-          const T* c_row = c.data() + r * c.outerStride();
-          if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), c.cols());
-          const T top = detail::max_term(c_row, h_tile, inv_eps, c.cols());
-          absorb(max[i0 + r], sum[i0 + r], double(top), [&](double shift) {
-            return double(detail::sum_exp(c_row, h_tile, inv_eps, T(shift), c.cols()));
-          });
-        }
+        kernels.lse_rows(c.data(), c.outerStride(), c.rows(), c.cols(), h_t.data() + j0, inv_eps,
+                         max.data() + i0, sum.data() + i0);
       },
       interrupt);
   out = finish_lse(max, sum);
@@ -77,34 +62,13 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
                            const std::atomic<bool>* interrupt) const {
   const Vector<T> h_t = h.cast<T>();
   const T inv_eps = T(1 / epsilon);
+  const kernels::Table<T>& kernels = kernels::table<T>();
   VectorXd max = VectorXd::Constant(cols(), -kInf), sum = VectorXd::Zero(cols());
   for_each_tile(
       *this, Along::Cols, threads,
       [&](Index i0, Index j0, const Tile& c) {
-        // The running update of absorb() for every column of the tile at once, a whole
-        // (contiguous) row of the tile at a time: the tile's column maxima, then its sums.
-        using Row = Eigen::Array<T, 1, Dynamic>;
-        const Index nj = c.cols();
-        Row top = Row::Constant(nj, -std::numeric_limits<T>::infinity());
-        for (Index r = 0; r < c.rows(); ++r) {
-          const T* c_row = c.data() + r * c.outerStride();
-          if (r + 1 < c.rows()) detail::prefetch(c_row + c.outerStride(), nj);
-          detail::max_term_into(top.data(), c_row, h_t[i0 + r], inv_eps, nj);
-        }
-        const Eigen::ArrayXd old_max = max.segment(j0, nj);
-        const Eigen::ArrayXd new_max = old_max.max(top.transpose().template cast<double>());
-        const Eigen::ArrayXd shift = (new_max == -kInf).select(0.0, new_max);
-        const Row shift_t = shift.transpose().template cast<T>();
-        Row added = Row::Zero(nj);
-        for (Index r = 0; r < c.rows(); ++r) {
-          detail::sum_exp_into(added.data(), c.data() + r * c.outerStride(), h_t[i0 + r], inv_eps,
-                               shift_t.data(), nj);
-        }
-        // The rescale apart: in one expression with the cast, Eigen would not vectorize the exp.
-        const Eigen::ArrayXd rescale = exp_or_zero(old_max - shift);
-        sum.segment(j0, nj) =
-            sum.segment(j0, nj).array() * rescale + added.transpose().template cast<double>();
-        max.segment(j0, nj) = new_max;
+        kernels.lse_cols(c.data(), c.outerStride(), c.rows(), c.cols(), h_t.data() + i0, inv_eps,
+                         max.data() + j0, sum.data() + j0);
       },
       interrupt);
   out = finish_lse(max, sum);
@@ -113,11 +77,11 @@ void Geometry<T>::lse_cols(const VectorXd& h, double epsilon, VectorXd& out, int
 template <typename T>
 double Geometry<T>::transport_cost(const VectorXd& alpha, const VectorXd& beta, double epsilon,
                                    int threads) const {
+  const kernels::Table<T>& kernels = kernels::table<T>();
   VectorXd per_row = VectorXd::Zero(rows());
   for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index j0, const Tile& c) {
-    const Eigen::ArrayXXd p = exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon));
-    const Eigen::ArrayXXd cd = c.template cast<double>().array();
-    per_row.segment(i0, c.rows()) += (cd < kInf).select(p * cd, 0.0).rowwise().sum().matrix();
+    kernels.transport(c.data(), c.outerStride(), c.rows(), c.cols(), alpha.data() + i0,
+                      beta.data() + j0, 1 / epsilon, per_row.data() + i0);
   });
   return per_row.sum();
 }
@@ -164,13 +128,12 @@ void Geometry<T>::plan_into(const VectorXd& alpha, const VectorXd& beta, double 
     require_dense_fits(rows(), cols(), sizeof(T), "the plan", kPlanAdvice);
     out.resize(rows(), cols());
   }
+  const kernels::Table<T>& kernels = kernels::table<T>();
   for_each_tile(
       *this, Along::Rows, threads,
       [&](Index i0, Index j0, const Tile& c) {
-        out.block(i0, j0, c.rows(), c.cols()) =
-            exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon))
-                .template cast<T>()
-                .matrix();
+        kernels.plan(c.data(), c.outerStride(), c.rows(), c.cols(), alpha.data() + i0,
+                     beta.data() + j0, 1 / epsilon, out.data() + i0 * out.cols() + j0, out.cols());
       },
       interrupt);
 }
@@ -311,34 +274,12 @@ typename Geometry<T>::Tile PointCloud<T>::tile(Index i0, Index j0, Index ni, Ind
                                                Matrix<T>& scratch) const {
   scratch.resize(ni, nj);
   const Index d = x_.cols();
-  if (d <= kDirectDimensions) {
-    // Row by row, a coordinate at a time, over contiguous coordinates of the column points:
-    // (x_ik - y_jk)^2 summed directly (no cancellation, no clamping), or the dot product.
-    for (Index r = 0; r < ni; ++r) {
-      auto row = scratch.row(r).array();
-      const auto x = x_.row(i0 + r);
-      auto y = [&](Index k) { return y_t_.row(k).segment(j0, nj).array(); };
-      if (metric_ == Metric::NegDot) {
-        row = -x[0] * y(0);
-        for (Index k = 1; k < d; ++k) row -= x[k] * y(k);
-      } else {
-        row = (y(0) - x[0]).square();
-        for (Index k = 1; k < d; ++k) row += (y(k) - x[k]).square();
-        if (metric_ == Metric::Euclidean) row = row.sqrt();
-      }
-    }
-  } else {
-    scratch.noalias() = x_.middleRows(i0, ni) * y_.middleRows(j0, nj).transpose();
-    if (metric_ == Metric::NegDot) {
-      scratch = -scratch;
-    } else {
-      // |x|^2 + |y|^2 - 2 <x, y>, clamped at 0 against rounding.
-      scratch = (-2 * scratch).colwise() + x_sq_.segment(i0, ni);
-      scratch.rowwise() += y_sq_.segment(j0, nj).transpose();
-      scratch = scratch.cwiseMax(T(0));
-      if (metric_ == Metric::Euclidean) scratch = scratch.cwiseSqrt();
-    }
-  }
+  static_assert(int(kernels::CloudMetric::NegDot) == int(Metric::NegDot) &&
+                int(kernels::CloudMetric::Euclidean) == int(Metric::Euclidean));
+  kernels::table<T>().cloud_tile(kernels::CloudMetric(int(metric_)), x_.data() + i0 * d,
+                                 y_.data() + j0 * d,
+                                 d <= kDirectDimensions ? y_t_.data() + j0 : nullptr, y_t_.cols(),
+                                 x_sq_.data() + i0, y_sq_.data() + j0, ni, nj, d, scratch.data());
   return typename Geometry<T>::Tile(scratch.data(), ni, nj, Eigen::OuterStride<>(nj));
 }
 

@@ -11,6 +11,7 @@
 #include "eot/exact.hpp"
 #include "eot/geometry.hpp"
 #include "eot/memory.hpp"
+#include "eot/parallel.hpp"
 #include "eot/problem.hpp"
 #include "eot/solver.hpp"
 #include "eot/types.hpp"

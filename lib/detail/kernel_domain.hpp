@@ -25,6 +25,7 @@
 
 #include "detail/tiles.hpp"
 #include "eot/geometry.hpp"
+#include "kernels/kernels.hpp"
 
 namespace eot::detail {
 
@@ -110,8 +111,9 @@ class KernelDomain {
 
   // out = K x: blocks of rows shared among threads, each entry summed by one thread.
   void times(const Vector<T>& x, Vector<T>& out) const {
+    const Index m = kernel_.cols();
     blocks(kernel_.rows(), kTileCols, [&](Index i0, Index ni) {
-      out.segment(i0, ni).noalias() = kernel_.middleRows(i0, ni) * x;
+      kernels::table<T>().times(kernel_.data() + i0 * m, m, ni, m, x.data(), out.data() + i0);
     });
   }
   // out = K^T x: kChunks fixed bands of rows, each streamed whole (rows are contiguous) into a
@@ -121,8 +123,9 @@ class KernelDomain {
     partial_.resize(kChunks, kernel_.cols());
     blocks(kChunks * band, band, [&](Index start, Index) {
       const Index i0 = std::min(start, kernel_.rows()), ni = std::min(band, kernel_.rows() - i0);
-      partial_.row(start / band).noalias() =
-          x.segment(i0, ni).transpose() * kernel_.middleRows(i0, ni);
+      kernels::table<T>().transpose_times(kernel_.data() + i0 * kernel_.cols(), kernel_.cols(), ni,
+                                          kernel_.cols(), x.data() + i0,
+                                          partial_.row(start / band).data());
     });
     out = partial_.colwise().sum().transpose();
   }
@@ -131,12 +134,10 @@ class KernelDomain {
   template <typename Visit>
   void blocks(Index size, Index block, Visit&& visit) const {
     const Index count = (size + block - 1) / block;
-#pragma omp parallel for num_threads(thread_count(threads_)) \
-    schedule(static) if (count > 1 && kernel_.size() >= kParallelMinimum)
-    for (Index k = 0; k < count; ++k) {
-      if (interrupt_ && interrupt_->load(std::memory_order_relaxed)) continue;
+    parallel_for(count, kernel_.size() >= kParallelMinimum ? threads_ : 1, [&](Index k) {
+      if (interrupt_ && interrupt_->load(std::memory_order_relaxed)) return;
       visit(k * block, std::min(block, size - k * block));
-    }
+    });
   }
 
   static constexpr Index kChunks = 8;
