@@ -116,24 +116,21 @@ Eigen::MatrixXd Geometry<T>::apply_plan_transpose(const VectorXd& alpha, const V
 template <typename T>
 Matrix<T> Geometry<T>::plan(const VectorXd& alpha, const VectorXd& beta, double epsilon,
                             int threads, const std::atomic<bool>* interrupt) const {
-  Matrix<T> out;
-  plan_into(alpha, beta, epsilon, out, threads, interrupt);
+  require_dense_fits(rows(), cols(), sizeof(T), "the plan", kPlanAdvice);
+  Matrix<T> out(rows(), cols());
+  plan_into(alpha, beta, epsilon, out.data(), cols(), threads, interrupt);
   return out;
 }
 
 template <typename T>
-void Geometry<T>::plan_into(const VectorXd& alpha, const VectorXd& beta, double epsilon,
-                            Matrix<T>& out, int threads, const std::atomic<bool>* interrupt) const {
-  if (out.rows() != rows() || out.cols() != cols()) {
-    require_dense_fits(rows(), cols(), sizeof(T), "the plan", kPlanAdvice);
-    out.resize(rows(), cols());
-  }
+void Geometry<T>::plan_into(const VectorXd& alpha, const VectorXd& beta, double epsilon, T* out,
+                            Index ld, int threads, const std::atomic<bool>* interrupt) const {
   const kernels::Table<T>& kernels = kernels::table<T>();
   for_each_tile(
       *this, Along::Rows, threads,
       [&](Index i0, Index j0, const Tile& c) {
         kernels.plan(c.data(), c.outerStride(), c.rows(), c.cols(), alpha.data() + i0,
-                     beta.data() + j0, 1 / epsilon, out.data() + i0 * out.cols() + j0, out.cols());
+                     beta.data() + j0, 1 / epsilon, out + i0 * ld + j0, ld);
       },
       interrupt);
 }

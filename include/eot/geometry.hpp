@@ -73,9 +73,9 @@ class Geometry {
   // incomplete (as lse_rows).
   Matrix<T> plan(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon,
                  int threads, const std::atomic<bool>* interrupt = nullptr) const;
-  // The same into `out`, which is resized only if its shape differs (its memory is reused).
-  void plan_into(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon,
-                 Matrix<T>& out, int threads, const std::atomic<bool>* interrupt = nullptr) const;
+  // The same into memory the caller owns: row i at out + i * ld (ld >= cols()).
+  void plan_into(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon, T* out,
+                 Index ld, int threads, const std::atomic<bool>* interrupt = nullptr) const;
 
   // The smallest and largest finite cost (one pass over the costs).
   CostBounds cost_bounds(int threads) const;

@@ -30,7 +30,7 @@ void check_threads(int threads, const char* name = "threads");
 
 // The instruction set the hot loops run with, chosen once at start-up: "avx512", "avx2" or
 // "baseline" (x86-64's SSE2), the best this CPU supports unless the environment variable
-// EOT_ISA names a lower one.
+// EOT_ISA names a lower one; "native" in a build with EOT_NATIVE (-march=native).
 const char* instruction_set();
 
 namespace detail {

@@ -19,6 +19,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -43,7 +46,10 @@ class KernelDomain {
         has_a_((a.array() > 0).cast<double>()),
         has_b_((b.array() > 0).cast<double>()),
         threads_(threads),
-        interrupt_(interrupt) {}
+        interrupt_(interrupt),
+        n_(geometry.rows()),
+        m_(geometry.cols()),
+        ld_((m_ * Index(sizeof(T)) + 63) / 64 * 64 / Index(sizeof(T))) {}
 
   // K at the potentials (f, g) and this epsilon: one exp per cost. False if an entry is not
   // finite (potentials far from consistent) or the pass was interrupted; the kernel is then
@@ -53,11 +59,11 @@ class KernelDomain {
     epsilon_ = epsilon;
     f_bar_ = f;
     g_bar_ = g;
-    if (kernel_.size() == 0) allocate();
-    geometry_.plan_into(log_a_ + f / epsilon, log_b_ + g / epsilon, epsilon, kernel_, threads_,
-                        interrupt_);
+    if (!kernel_) allocate();
+    geometry_.plan_into(log_a_ + f / epsilon, log_b_ + g / epsilon, epsilon, kernel_.get(), ld_,
+                        threads_, interrupt_);
     const bool interrupted = interrupt_ && interrupt_->load(std::memory_order_relaxed);
-    valid_ = !interrupted && kernel_.allFinite();
+    valid_ = !interrupted && kernel().allFinite();
     return valid_;
   }
 
@@ -83,7 +89,7 @@ class KernelDomain {
     const Eigen::ArrayXd exponent = (h - h_bar).array() / epsilon_;
     if (!(exponent.abs().maxCoeff() <= kReach)) return false;
     const Vector<T> x = (has_h.array() * exponent.exp()).matrix().template cast<T>();
-    Vector<T> product(rows ? kernel_.rows() : kernel_.cols());
+    Vector<T> product(rows ? n_ : m_);
     if (rows)
       times(x, product);
     else
@@ -94,37 +100,41 @@ class KernelDomain {
     return (out.array().isFinite() || (out.array() == -kInf && has_w.array() == 0)).all();
   }
 
-  // K's memory, once (the solver checked that it fits): with transparent huge pages where the
-  // system offers them on request (Linux's "madvise" mode), since first touching n m values
-  // page by page costs more here than computing them (a 32 MB kernel: 8000 page faults, about
-  // 60 ms on this VM).
+  // K's memory, once (the solver checked that it fits): aligned to 2 MB, so that every row
+  // starts on a cache line (m is rounded up to a multiple of 64 bytes: a vector load that
+  // straddles two lines costs twice as much) and the system can back K with transparent huge
+  // pages where it offers them on request (Linux's "madvise" mode), since first touching n m
+  // values page by page costs more here than computing them (a 32 MB kernel: 8000 page
+  // faults, about 60 ms on this VM).
   void allocate() {
-    kernel_.resize(geometry_.rows(), geometry_.cols());
+    constexpr std::size_t kHuge = std::size_t(1) << 21;
+    const std::size_t bytes = std::size_t(n_) * std::size_t(ld_) * sizeof(T);
+    void* memory = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+    if (!memory) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    constexpr std::uintptr_t kHuge = std::uintptr_t(1) << 21;
-    const auto begin = reinterpret_cast<std::uintptr_t>(kernel_.data());
-    const auto end = begin + std::uintptr_t(kernel_.size()) * sizeof(T);
-    const std::uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1), last = end & ~(kHuge - 1);
-    if (first < last) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+    madvise(memory, bytes, MADV_HUGEPAGE);
 #endif
+    kernel_.reset(static_cast<T*>(memory));
+  }
+
+  Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> kernel() const {
+    return {kernel_.get(), n_, m_, Eigen::OuterStride<>(ld_)};
   }
 
   // out = K x: blocks of rows shared among threads, each entry summed by one thread.
   void times(const Vector<T>& x, Vector<T>& out) const {
-    const Index m = kernel_.cols();
-    blocks(kernel_.rows(), kTileCols, [&](Index i0, Index ni) {
-      kernels::table<T>().times(kernel_.data() + i0 * m, m, ni, m, x.data(), out.data() + i0);
+    blocks(n_, kTileCols, [&](Index i0, Index ni) {
+      kernels::table<T>().times(kernel_.get() + i0 * ld_, ld_, ni, m_, x.data(), out.data() + i0);
     });
   }
   // out = K^T x: kChunks fixed bands of rows, each streamed whole (rows are contiguous) into a
   // partial sum, then the partial sums added in order: the same result on any thread count.
   void transpose_times(const Vector<T>& x, Vector<T>& out) const {
-    const Index band = (kernel_.rows() + kChunks - 1) / kChunks;
-    partial_.resize(kChunks, kernel_.cols());
+    const Index band = (n_ + kChunks - 1) / kChunks;
+    partial_.resize(kChunks, m_);
     blocks(kChunks * band, band, [&](Index start, Index) {
-      const Index i0 = std::min(start, kernel_.rows()), ni = std::min(band, kernel_.rows() - i0);
-      kernels::table<T>().transpose_times(kernel_.data() + i0 * kernel_.cols(), kernel_.cols(), ni,
-                                          kernel_.cols(), x.data() + i0,
+      const Index i0 = std::min(start, n_), ni = std::min(band, n_ - i0);
+      kernels::table<T>().transpose_times(kernel_.get() + i0 * ld_, ld_, ni, m_, x.data() + i0,
                                           partial_.row(start / band).data());
     });
     out = partial_.colwise().sum().transpose();
@@ -134,7 +144,7 @@ class KernelDomain {
   template <typename Visit>
   void blocks(Index size, Index block, Visit&& visit) const {
     const Index count = (size + block - 1) / block;
-    parallel_for(count, kernel_.size() >= kParallelMinimum ? threads_ : 1, [&](Index k) {
+    parallel_for(count, n_ * m_ >= kParallelMinimum ? threads_ : 1, [&](Index k) {
       if (interrupt_ && interrupt_->load(std::memory_order_relaxed)) return;
       visit(k * block, std::min(block, size - k * block));
     });
@@ -145,7 +155,9 @@ class KernelDomain {
   const Eigen::VectorXd log_a_, log_b_, has_a_, has_b_;
   const int threads_;
   const std::atomic<bool>* interrupt_;
-  Matrix<T> kernel_;
+  // K, n x m with rows ld apart (a multiple of 64 bytes); null until the first absorption.
+  const Index n_, m_, ld_;
+  std::unique_ptr<T[], decltype(&std::free)> kernel_{nullptr, &std::free};
   mutable Matrix<T> partial_;  // kChunks partial sums of K^T x
   Eigen::VectorXd f_bar_, g_bar_;
   double epsilon_ = 0;

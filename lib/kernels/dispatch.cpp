@@ -9,7 +9,11 @@
 namespace eot {
 
 const char* instruction_set() {
+#if defined(EOT_KERNELS_NATIVE)
+  return "native";  // EOT_NATIVE: one copy, compiled with -march=native
+#else
   return kernels::to_string(kernels::active_isa());
+#endif
 }
 
 }  // namespace eot

@@ -432,6 +432,11 @@ void exp(const T* in, T* out, Index n) {
 }
 
 template <typename T>
+T sum(const T* in, Index n) {
+  return Eigen::Map<const Array<T>>(in, n).sum();
+}
+
+template <typename T>
 Table<T> make_table() {
   return {Isa::EOT_ISA_ENUM,
           &lse_rows<T>,
@@ -445,7 +450,8 @@ Table<T> make_table() {
           &attention_forward<T>,
           &attention_weights<T>,
           &attention_backward<T>,
-          &exp<T>};
+          &exp<T>,
+          &sum<T>};
 }
 
 }  // namespace

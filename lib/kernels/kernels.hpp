@@ -87,8 +87,10 @@ struct Table {
   void (*attention_backward)(const Head<T>& head, const T* d_out, const T* o, const T* lse, T* dq,
                              T* dk, T* dv);
 
-  // out_k = exp(in_k) with the kernels' exp (for eot bench and the tests).
+  // out_k = exp(in_k) with the kernels' exp, and the sum of n entries: eot bench's floors (the
+  // sum's order follows the address, so it is for timing only).
   void (*exp)(const T* in, T* out, Index n);
+  T (*sum)(const T* in, Index n);
 };
 
 // The level in use: the best this CPU supports, or lower if EOT_ISA says so ("baseline",
