@@ -32,16 +32,17 @@ Eigen::VectorXd read_weights(const std::string& file, Index size, const std::str
 
 template <typename T>
 std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
+  const std::uint64_t limit = args.options.memory_limit;
   if (!args.cost.empty()) {
-    const Matrix<T> cost = to_precision<T>(args.cost, io::read_matrix(args.cost));
+    const Matrix<T> cost = to_precision<T>(args.cost, io::read_matrix(args.cost, limit));
     try {
       return std::make_shared<CostMatrix<T>>(cost);
     } catch (const InvalidArgument& e) {
       bad_input(args.cost + ": " + e.what());
     }
   }
-  const Matrix<T> x = to_precision<T>(args.x, io::read_matrix(args.x));
-  const Matrix<T> y = to_precision<T>(args.y, io::read_matrix(args.y));
+  const Matrix<T> x = to_precision<T>(args.x, io::read_matrix(args.x, limit));
+  const Matrix<T> y = to_precision<T>(args.y, io::read_matrix(args.y, limit));
   if (x.cols() != y.cols()) {
     bad_input(args.x + " has " + std::to_string(x.cols()) + " columns but " + args.y + " has " +
               std::to_string(y.cols()) + " (points need the same dimension)");
@@ -80,7 +81,13 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
   app.add_option("--check-every", input.options.check_every,
                  "iterations between convergence checks")
       ->capture_default_str();
-  app.add_option("--threads", input.options.threads, "OpenMP threads (0 = OpenMP's default)");
+  app.add_option("--threads", input.options.threads,
+                 "threads, 0 to 1024 (0 = every CPU this process may use)")
+      ->check(CLI::Range(0, kMaxThreads));
+  app.add_option("--memory-limit", input.memory_limit,
+                 "most memory for the dense arrays (costs, kernel, plan), e.g. 400M or 2G "
+                 "(default: what is available; the kernel domain then stores K only if it is "
+                 "no larger than the costs or 256 MB)");
   app.add_option("--precision", input.precision, "float or double")
       ->check(CLI::IsMember({"float", "double"}))
       ->capture_default_str();
@@ -108,8 +115,15 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
       ->default_str("auto");
 }
 
-void require_geometry(const ProblemInput& input) {
+void require_geometry(ProblemInput& input) {
   if (input.cost.empty() && input.x.empty()) throw CLI::RequiredError("--cost or --x/--y");
+  if (!input.memory_limit.empty()) {
+    try {
+      input.options.memory_limit = parse_bytes(input.memory_limit, "--memory-limit");
+    } catch (const InvalidArgument& e) {
+      throw CLI::ValidationError(e.what());
+    }
+  }
 }
 
 template <typename T>

@@ -12,13 +12,15 @@ struct ProblemInput {
   std::string cost, x, y, metric = "sqeuclidean", a, b;
   double rho_a = kInf, rho_b = kInf;
   std::string precision = "double";
+  std::string memory_limit;  // --memory-limit as given; parsed into options.memory_limit
   SolverOptions options;
 };
 
 // --cost | --x --y [--metric], --a, --b, --rho-a, --rho-b, the solver controls, --precision.
 void add_problem_options(CLI::App& app, ProblemInput& input);
-// Throws CLI::RequiredError unless a cost or point clouds were given (call after parsing).
-void require_geometry(const ProblemInput& input);
+// Throws CLI::RequiredError unless a cost or point clouds were given, and CLI::ValidationError
+// for a bad --memory-limit (call after parsing).
+void require_geometry(ProblemInput& input);
 // Reads the files; bad input ends the run with a message that names the file.
 template <typename T>
 Problem<T> read_problem(const ProblemInput& input, double epsilon);

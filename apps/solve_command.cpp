@@ -46,6 +46,7 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["omega"] = r.omega;
   j["domain"] = r.domain;
   j["absorptions"] = r.absorptions;
+  j["kernel_bytes"] = r.kernel_bytes;
   j["history"] = history;
   j["version"] = kVersion;
   return j;
@@ -60,14 +61,18 @@ Eigen::VectorXd concatenate(const Eigen::VectorXd& first, const Eigen::VectorXd&
 template <typename T>
 int solve(const SolveArgs& args) {
   const Problem<T> problem = read_problem<T>(args.input, args.epsilon);
+  SolverOptions options = args.input.options;
   if (!args.plan.empty()) {  // refused before the solve, not after
     require_dense_fits(problem.n(), problem.m(), sizeof(T) + sizeof(double), "--plan",
                        "write --potentials instead: P_ij = a_i b_j exp((f_i + g_j - C_ij) / "
-                       "epsilon)");
+                       "epsilon)",
+                       options.memory_limit, problem.geometry->bytes());
   }
-  SolverOptions options = args.input.options;
+  const bool progress = !args.quiet && !args.json && isatty(STDERR_FILENO);
+  // Before the first pass: where the iterations will run and what that takes.
+  if (progress) std::fprintf(stderr, "eot: %s\n", choose_domain(problem, options).reason.c_str());
   bool printed = false;
-  options.callback = progress_printer(!args.quiet && !args.json && isatty(STDERR_FILENO), printed);
+  options.callback = progress_printer(progress, printed);
   options.interrupt = interrupt_flag();
   const Result result = eot::solve(problem, options);
   if (printed) std::fputc('\n', stderr);

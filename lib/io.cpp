@@ -105,7 +105,8 @@ namespace {
 bool write_text(FILE* out, const double* data, Index rows, Index cols) {
   for (Index i = 0; i < rows; ++i) {
     for (Index j = 0; j < cols; ++j) {
-      if (std::fprintf(out, j + 1 < cols ? "%.17g," : "%.17g\n", data[i * cols + j]) < 0) return false;
+      if (std::fprintf(out, j + 1 < cols ? "%.17g," : "%.17g\n", data[i * cols + j]) < 0)
+        return false;
     }
   }
   return true;
@@ -114,7 +115,8 @@ bool write_text(FILE* out, const double* data, Index rows, Index cols) {
 // ---------------------------------------------------------------------------------------------
 // NumPy .npy (format versions 1 to 3; little-endian float64 or float32; C or Fortran order)
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the .npy code assumes a little-endian host");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the .npy code assumes a little-endian host");
 
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr std::size_t kNpyMaxHeader = 1 << 20;
@@ -172,11 +174,13 @@ Matrix<double> detail::parse_npy(const std::string& path, const std::string& byt
     fail(path, "not a .npy file (the magic string \\x93NUMPY is missing)");
   }
   const int major = static_cast<unsigned char>(bytes[6]);
-  if (major < 1 || major > 3) fail(path, "unsupported .npy format version " + std::to_string(major));
+  if (major < 1 || major > 3)
+    fail(path, "unsupported .npy format version " + std::to_string(major));
   const std::size_t prefix = major == 1 ? 10 : 12;
   if (bytes.size() < prefix) fail(path, "truncated .npy header");
   std::size_t header_length = 0;
-  for (std::size_t k = prefix; k-- > 8;) header_length = header_length * 256 + static_cast<unsigned char>(bytes[k]);
+  for (std::size_t k = prefix; k-- > 8;)
+    header_length = header_length * 256 + static_cast<unsigned char>(bytes[k]);
   if (header_length > kNpyMaxHeader) {
     fail(path, "the .npy header length " + std::to_string(header_length) + " is absurd (at most " +
                    std::to_string(kNpyMaxHeader) + ")");
@@ -191,7 +195,8 @@ Matrix<double> detail::parse_npy(const std::string& path, const std::string& byt
   if (descr == "'<f8'") item = 8;
   if (descr == "'<f4'") item = 4;
   if (item == 0) {
-    fail(path, "dtype " + descr + " is not supported: expected little-endian float64 ('<f8') or "
+    fail(path, "dtype " + descr +
+                   " is not supported: expected little-endian float64 ('<f8') or "
                    "float32 ('<f4')");
   }
   if (shape.empty() || shape.size() > 2) {
@@ -237,7 +242,14 @@ bool write_npy(FILE* out, const double* data, Index rows, Index cols, bool vecto
   std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
   header.append(63 - (10 + header.size()) % 64, ' ');  // total length a multiple of 64
   header += '\n';
-  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  const unsigned char preamble[10] = {0x93,
+                                      'N',
+                                      'U',
+                                      'M',
+                                      'P',
+                                      'Y',
+                                      1,
+                                      0,
                                       static_cast<unsigned char>(header.size() & 0xff),
                                       static_cast<unsigned char>(header.size() >> 8)};
   const std::size_t count = std::size_t(rows * cols);
@@ -288,7 +300,7 @@ void write_array(const std::string& path, const double* data, Index rows, Index 
 
 }  // namespace
 
-Matrix<double> read_matrix(const std::string& path) {
+Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit) {
   const bool npy = format_of(path) == Format::Npy;
   std::ifstream in(path, npy ? std::ios::binary : std::ios::in);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
@@ -296,14 +308,14 @@ Matrix<double> read_matrix(const std::string& path) {
   // 3 times its size); text takes about its size in doubles.
   std::error_code error;
   const double size = double(std::filesystem::file_size(path, error));
-  const double needed = npy ? 3 * size : size, available = double(available_memory());
-  if (!error && available > 0 && needed > available) {
-    char sizes[160];
-    std::snprintf(sizes, sizeof sizes,
-                  "reading it takes about %.3g GB but %.3g GB of memory is available", needed / 1e9,
-                  available / 1e9);
-    fail(path, std::string(sizes) + "; for costs between points, pass the points (--x, --y): "
-                                    "eot then computes the costs on the fly");
+  const double needed = npy ? 3 * size : size, budget = memory_budget(memory_limit);
+  if (!error && budget > 0 && needed > budget) {
+    fail(path, "reading it takes about " + format_bytes(needed) + " but " +
+                   (memory_limit > 0 && double(memory_limit) <= budget
+                        ? "the memory limit is " + format_bytes(budget)
+                        : format_bytes(budget) + " of memory is available") +
+                   "; for costs between points, pass the points (--x, --y): eot then computes "
+                   "the costs on the fly");
   }
   if (!npy) return detail::parse_text(path, in);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

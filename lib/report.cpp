@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <string>
 
+#include "eot/memory.hpp"
 #include "eot/solver.hpp"
 
 namespace eot {
@@ -40,8 +41,10 @@ std::string Result::full_report() const {
        std::to_string(iterations) +
            (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : "") +
            (omega > 1 ? format(", over-relaxed (omega %.3f)", omega) : "") +
-           (domain == "kernel" ? ", kernel domain (" + std::to_string(absorptions) +
+           (domain == "kernel" ? ", kernel domain (K " + format_bytes(kernel_bytes) + ", " +
+                                     std::to_string(absorptions) +
                                      (absorptions == 1 ? " absorption)" : " absorptions)")
+            : kernel_bytes > 0 ? ", log domain (the stored kernel was given up)"
                                : ""));
   line("marginal error",
        format("%.3e", marginal_error) + "   (tolerance " + format("%.1e", tolerance) + " x mass)");

@@ -11,6 +11,7 @@
 #include "detail/kernel_domain.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
+#include "eot/parallel.hpp"
 
 namespace eot {
 
@@ -188,6 +189,7 @@ void check_admissible(const Problem<T>& problem, int threads) {
 }
 
 void check_options(const SolverOptions& o, Index n, Index m) {
+  check_threads(o.threads);
   if (o.max_iterations < 1)
     reject("max_iterations is " + std::to_string(o.max_iterations) + ": it must be >= 1");
   if (!std::isfinite(o.tolerance) || o.tolerance < 0) {
@@ -282,10 +284,12 @@ class Sinkhorn {
         log_b_(b_.array().log()),
         mass_a_(a_.sum()),
         mass_b_(b_.sum()),
-        threshold_(effective_tolerance<T>(options) * std::max(mass_a_, mass_b_)) {
+        threshold_(effective_tolerance<T>(options) * std::max(mass_a_, mass_b_)),
+        choice_(choose_domain(problem, options)) {
     f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
     g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
-    if (use_kernel()) kernel_.emplace(geometry_, a_, b_, o_.threads, o_.interrupt);
+    if (choice_.domain == Domain::Kernel)
+      kernel_.emplace(geometry_, a_, b_, o_.threads, o_.interrupt);
   }
 
   Result run() {
@@ -443,18 +447,6 @@ class Sinkhorn {
     row_current_ = col_current_ = false;
   }
 
-  // Domain::Auto's rule (see solver.hpp); Kernel checks that K fits.
-  bool use_kernel() const {
-    if (o_.domain == Domain::Log || p_.rho_a == 0 || p_.rho_b == 0) return false;
-    const double bytes = double(p_.n()) * double(p_.m()) * sizeof(T);
-    if (o_.domain == Domain::Kernel) {
-      require_dense_fits(p_.n(), p_.m(), sizeof(T), "the kernel-domain solver's kernel",
-                         "use the log domain (Domain::Log, --domain log)");
-      return true;
-    }
-    return bytes <= double(available_memory()) / 4;
-  }
-
   bool interrupted() const { return o_.interrupt && o_.interrupt->load(std::memory_order_relaxed); }
 
   // f_i <- -tau_a epsilon LSE_j [log b_j + (g_j - C_ij) / epsilon]. False if the result is not
@@ -524,6 +516,7 @@ class Sinkhorn {
   void record_domain(Result& result) const {
     result.domain = kernel_on_ ? "kernel" : "log";
     result.absorptions = kernel_ ? kernel_->absorptions() : absorptions_;
+    result.kernel_bytes = choice_.kernel_bytes;
   }
 
   void drop_kernel() {
@@ -672,6 +665,7 @@ class Sinkhorn {
   const Geometry<T>& geometry_;
   const VectorXd a_, b_, log_a_, log_b_;
   const double mass_a_, mass_b_, threshold_;
+  const DomainChoice choice_;
   VectorXd f_, g_;
   double eps_ = 0, tau_a_ = 1, tau_b_ = 1;
   // row_lse_ is valid for the current g when row_current_, col_lse_ for the current f.
@@ -696,6 +690,42 @@ class Sinkhorn {
 }  // namespace
 
 template <typename T>
+DomainChoice choose_domain(const Problem<T>& problem, const SolverOptions& options) {
+  DomainChoice choice;
+  if (options.domain == Domain::Log) {
+    choice.reason = "log domain (asked for), nothing stored";
+    return choice;
+  }
+  if (problem.rho_a == 0 || problem.rho_b == 0) {
+    choice.reason = "log domain (a side is free: one update solves it), nothing stored";
+    return choice;
+  }
+  const Geometry<T>& geometry = *problem.geometry;
+  const double kernel = double(problem.n()) * double(problem.m()) * sizeof(T);
+  if (options.domain == Domain::Kernel) {
+    require_dense_fits(problem.n(), problem.m(), sizeof(T), "the kernel-domain solver's kernel",
+                       "use the log domain (Domain::Log), or raise the memory limit",
+                       options.memory_limit, geometry.bytes());
+  } else {
+    // Auto: within the memory limit beside the geometry, or by default within max(the costs'
+    // own size, 256 MB) and a quarter of the available memory.
+    const double budget = options.memory_limit > 0
+                              ? memory_budget(options.memory_limit) - geometry.bytes()
+                              : std::min(std::max(geometry.bytes(), 256.0 * (1 << 20)),
+                                         double(available_memory()) / 4);
+    if (!(kernel <= budget)) {
+      choice.reason = "log domain, nothing stored (K would take " + format_bytes(kernel) +
+                      ", over the kernel budget of " + format_bytes(std::max(budget, 0.0)) + ")";
+      return choice;
+    }
+  }
+  choice.domain = Domain::Kernel;
+  choice.kernel_bytes = kernel;
+  choice.reason = "kernel domain, K takes " + format_bytes(kernel);
+  return choice;
+}
+
+template <typename T>
 Result solve(const Problem<T>& problem, const SolverOptions& options) {
   validate(problem, options);
   return Sinkhorn<T>(problem, options).run();
@@ -705,6 +735,8 @@ template void validate(const Problem<float>&, const SolverOptions&);
 template void validate(const Problem<double>&, const SolverOptions&);
 template Result solve(const Problem<float>&, const SolverOptions&);
 template Result solve(const Problem<double>&, const SolverOptions&);
+template DomainChoice choose_domain(const Problem<float>&, const SolverOptions&);
+template DomainChoice choose_domain(const Problem<double>&, const SolverOptions&);
 template double effective_tolerance<float>(const SolverOptions&);
 template double effective_tolerance<double>(const SolverOptions&);
 

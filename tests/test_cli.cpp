@@ -416,8 +416,9 @@ TEST_CASE(
 
 TEST_CASE("cli: eot bench-attention runs and reports every shape (the timings are not checked)") {
   const Sandbox box;
-  const Run r = box.run("bench-attention --lengths 40 70 --heads 3 --d 8 --threads 2 --repeats 1 "
-                        "--json");
+  const Run r = box.run(
+      "bench-attention --lengths 40 70 --heads 3 --d 8 --threads 2 --repeats 1 "
+      "--json");
   REQUIRE(r.exit == 0);
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j["precision"] == "float");
@@ -511,7 +512,37 @@ TEST_CASE("cli: a plan that cannot fit is refused before the solve, pointing to 
   eot::io::write_matrix(box.file("x.npy"), uniform_matrix(400000, 2, 1));
   const Run r = box.run("solve --x x.npy --y x.npy --epsilon 0.01 --plan plan.npy");
   CHECK(r.exit == 2);
-  CHECK(contains(r.err, "eot: --plan (400000 x 400000) needs 2.56e+03 GB but "));
+  CHECK(contains(r.err, "eot: --plan (400000 x 400000) needs 2.56 TB but "));
   CHECK(contains(r.err, "write --potentials instead"));
   CHECK(!std::filesystem::exists(box.file("plan.npy")));
+}
+
+TEST_CASE("cli: --memory-limit bounds the kernel, the plan and the files read") {
+  Sandbox box;
+  eot::io::write_matrix(box.file("c.npy"), uniform_matrix(300, 200, 1));
+  eot::io::write_matrix(box.file("x.npy"), uniform_matrix(300, 2, 2));
+  eot::io::write_matrix(box.file("y.npy"), uniform_matrix(200, 2, 3));
+  const std::string clouds = "solve --x x.npy --y y.npy --epsilon 0.1 ";
+  const Run kernel = box.run(clouds + "--json");  // K (480 kB) is under the default 256 MB
+  CHECK(kernel.exit == 0);
+  CHECK(contains(kernel.out, "\"domain\": \"kernel\""));
+  CHECK(contains(kernel.out, "\"kernel_bytes\": 480000.0"));
+  const Run log = box.run(clouds + "--json --memory-limit 400K");
+  CHECK(log.exit == 0);
+  CHECK(contains(log.out, "\"domain\": \"log\""));
+  const Run plan = box.run(clouds + "--memory-limit 400K --plan p.csv");
+  CHECK(plan.exit == 2);
+  CHECK(contains(plan.err, "eot: --plan (300 x 200) needs 960 kB but "));
+  CHECK(!std::filesystem::exists(box.file("p.csv")));
+  const Run file = box.run("solve --cost c.npy --epsilon 0.1 --memory-limit 100K");
+  CHECK(file.exit == 2);
+  CHECK(contains(file.err, "c.npy: reading it takes about 1.44 MB but the memory limit is 102 kB"));
+  const Run bad = box.run("solve --cost c.npy --epsilon 0.1 --memory-limit 12Q");
+  CHECK(bad.exit == 2);
+  CHECK(contains(bad.err, "--memory-limit is '12Q': expected a byte count"));
+  for (const char* threads : {"-3", "100000"}) {
+    const Run r = box.run(std::string("solve --cost c.npy --epsilon 0.1 --threads ") + threads);
+    CHECK(r.exit == 2);
+    CHECK(contains(r.err, "--threads"));
+  }
 }

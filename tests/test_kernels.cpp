@@ -80,7 +80,8 @@ void check_plan(const k::Table<T>& t, double tolerance) {
     long double cost = 0.5;
     for (Index j = 0; j < nj; ++j) {
       const T cij = c[i * ld + j];
-      const long double p = std::isinf(cij) ? 0 : std::exp(alpha[i] + beta[j] - s * (long double)cij);
+      const long double p =
+          std::isinf(cij) ? 0 : std::exp(alpha[i] + beta[j] - s * (long double)cij);
       if (std::isinf(cij))
         CHECK(plan[i * nj + j] == 0);
       else
@@ -95,7 +96,8 @@ template <typename T>
 void check_products(const k::Table<T>& t, double tolerance) {
   const Index ni = 45, nj = 77, ld = 80;
   const MatrixD kr = uniform_matrix(ni, ld, 6), xr = uniform_matrix(std::max(ni, nj), 1, 7);
-  const std::vector<T> kernel(kr.data(), kr.data() + kr.size()), x(xr.data(), xr.data() + xr.size());
+  const std::vector<T> kernel(kr.data(), kr.data() + kr.size()),
+      x(xr.data(), xr.data() + xr.size());
   std::vector<T> out(nj), out_t(nj);
   t.times(kernel.data(), ld, ni, nj, x.data(), out.data());
   for (Index i = 0; i < ni; ++i) {
@@ -131,7 +133,7 @@ void check_cloud(const k::Table<T>& t, Index d, double tolerance) {
         }
         const long double expected = metric == k::CloudMetric::SqEuclidean ? sq
                                      : metric == k::CloudMetric::Euclidean ? std::sqrt(sq)
-                                                                            : -dot;
+                                                                           : -dot;
         CHECK(std::abs(out[i * nj + j] - expected) < tolerance * d);
       }
     }
@@ -183,8 +185,8 @@ TEST_CASE("attention kernels agree across instruction sets") {
                 v = uniform_matrix(m, dv, 13, -1, 1), d_out = uniform_matrix(n, dv, 14, -1, 1);
   std::vector<unsigned char> padding(m, 0);
   padding[4] = 1;
-  const k::Head<double> head{q.data(), kk.data(), v.data(), n, m, d, dv, 0.25,
-                             {nullptr, 0, padding.data(), true}};
+  const k::Head<double> head{
+      q.data(), kk.data(), v.data(), n, m, d, dv, 0.25, {nullptr, 0, padding.data(), true}};
   struct Out {
     MatrixD o, p, dq, dk, dv;
   };

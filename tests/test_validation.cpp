@@ -52,8 +52,8 @@ TEST_CASE("bad problems are refused with the field, the value and the rule") {
     CHECK(rejection(p) ==
           "epsilon is 0.0001 but the costs reach 3e+12: |C| / epsilon = 3e+16 is beyond what "
           "double resolves (4.5036e+15); raise epsilon, shift or rescale the costs");
-    const eot::Problem<float> q(std::make_shared<eot::CostMatrix<float>>(Eigen::MatrixXf::Ones(2, 2)),
-                                1e-7);
+    const eot::Problem<float> q(
+        std::make_shared<eot::CostMatrix<float>>(Eigen::MatrixXf::Ones(2, 2)), 1e-7);
     CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::solve(q); }),
                    "is beyond what float resolves (8.38861e+06); raise epsilon, shift or rescale "
                    "the costs, or use double"));
@@ -142,24 +142,24 @@ TEST_CASE("bad options are refused by name") {
 TEST_CASE("dense arrays that cannot fit in memory are refused up front, with the alternative") {
   REQUIRE(eot::available_memory() > 0);
   const Index n = 400000;  // a 400000 x 400000 plan: 1.3 TB in double
-  const auto cloud = std::make_shared<eot::PointCloud<double>>(uniform_matrix(n, 2, 1),
-                                                               uniform_matrix(n, 2, 2));
+  const auto cloud =
+      std::make_shared<eot::PointCloud<double>>(uniform_matrix(n, 2, 1), uniform_matrix(n, 2, 2));
   const eot::Problem<double> p(cloud, 0.01);
-  const std::string message = message_of<eot::InvalidArgument>(
-      [&] { p.plan(VectorXd::Zero(n), VectorXd::Zero(n)); });
-  CHECK(contains(message, "the plan (400000 x 400000) needs 1.28e+03 GB but "));
+  const std::string message =
+      message_of<eot::InvalidArgument>([&] { p.plan(VectorXd::Zero(n), VectorXd::Zero(n)); });
+  CHECK(contains(message, "the plan (400000 x 400000) needs 1.28 TB but "));
   CHECK(contains(message, "GB of memory is available; use the potentials instead"));
-  CHECK(contains(message_of<eot::InvalidArgument>([&] {
-                   eot::require_dense_fits(1 << 20, 1 << 20, 8, "a test", "do less");
-                 }),
-                 "a test (1048576 x 1048576) needs 8.8e+03 GB but "));
+  CHECK(contains(message_of<eot::InvalidArgument>(
+                     [&] { eot::require_dense_fits(1 << 20, 1 << 20, 8, "a test", "do less"); }),
+                 "a test (1048576 x 1048576) needs 8.8 TB but "));
 }
 
 TEST_CASE("values that would leave double's range are refused up front") {
   const double inf = eot::kInf;
   SUBCASE("a subnormal epsilon") {
     eot::Problem<double> p = dense_problem(MatrixD::Zero(1, 1), 1e-310);
-    CHECK(rejection(p) == "epsilon is 1e-310: it is below the smallest normal double (2.22507e-308)");
+    CHECK(rejection(p) ==
+          "epsilon is 1e-310: it is below the smallest normal double (2.22507e-308)");
   }
   SUBCASE("masses whose product overflows") {
     eot::Problem<double> p = dense_problem(MatrixD::Zero(1, 1), 1);
@@ -172,8 +172,9 @@ TEST_CASE("values that would leave double's range are refused up front") {
   SUBCASE("both sides free with a cost far below zero") {
     eot::Problem<double> p = dense_problem(MatrixD::Constant(1, 1, -710), 1);
     p.rho_a = p.rho_b = 0;
-    CHECK(contains(rejection(p), "with both sides free the plan is a_i b_j exp(-C_ij / epsilon); "
-                                 "the smallest cost -710 makes its mass about exp(710)"));
+    CHECK(contains(rejection(p),
+                   "with both sides free the plan is a_i b_j exp(-C_ij / epsilon); "
+                   "the smallest cost -710 makes its mass about exp(710)"));
     p.rho_b = inf;  // a hard side normalizes the plan: fine
     CHECK(rejection(p).empty());
   }
@@ -200,4 +201,62 @@ TEST_CASE("values that would leave double's range are refused up front") {
     o.epsilon_scaling.factor = 0.9999999999;
     CHECK(contains(rejection(p, o), "takes 1.38155e+11 stages"));
   }
+}
+
+TEST_CASE("the memory limit: byte counts, the domain choice, refusals up front") {
+  CHECK(eot::parse_bytes("1000000") == 1000000);
+  CHECK(eot::parse_bytes("400M") == 400ull << 20);
+  CHECK(eot::parse_bytes("1.5G") == 3ull << 29);
+  CHECK(eot::parse_bytes("2k") == 2048);
+  for (const char* bad : {"", "12Q", "-1G", "0", "G", "1e30", "nan"}) {
+    CAPTURE(bad);
+    CHECK(
+        contains(message_of<eot::InvalidArgument>([&] { eot::parse_bytes(bad, "--memory-limit"); }),
+                 std::string("--memory-limit is '") + bad + "': expected a byte count"));
+  }
+  CHECK(eot::format_bytes(3.2e9) == "3.2 GB");
+  CHECK(eot::format_bytes(512) == "512 B");
+
+  // Default: a point cloud stores K only up to 256 MB (a 20000 x 20000 K in double is 3.2 GB);
+  // a dense cost may have a K of its own size; a free side never stores one.
+  const Index n = 20000;
+  const eot::Problem<double> big(
+      std::make_shared<eot::PointCloud<double>>(uniform_matrix(n, 2, 1), uniform_matrix(n, 2, 2)),
+      0.01);
+  const eot::DomainChoice cloud = eot::choose_domain(big);
+  CHECK(cloud.domain == eot::Domain::Log);
+  CHECK(cloud.reason ==
+        "log domain, nothing stored (K would take 3.2 GB, over the kernel "
+        "budget of 268 MB)");
+  const eot::Problem<double> small = dense_problem(uniform_matrix(300, 200, 3), 0.1);
+  const eot::DomainChoice dense = eot::choose_domain(small);
+  CHECK(dense.domain == eot::Domain::Kernel);
+  CHECK(dense.kernel_bytes == 300 * 200 * 8);
+  CHECK(dense.reason == "kernel domain, K takes 480 kB");
+  eot::Problem<double> one_sided = small;
+  one_sided.rho_b = 0;
+  CHECK(eot::choose_domain(one_sided).domain == eot::Domain::Log);
+
+  // With a limit: K must fit beside the costs (480 kB each).
+  eot::SolverOptions o;
+  o.memory_limit = 900000;
+  CHECK(eot::choose_domain(small, o).domain == eot::Domain::Log);
+  o.memory_limit = 1000000;
+  CHECK(eot::choose_domain(small, o).domain == eot::Domain::Kernel);
+  o.memory_limit = 900000;
+  o.domain = eot::Domain::Kernel;
+  CHECK(message_of<eot::InvalidArgument>([&] { eot::solve(small, o); }) ==
+        "the kernel-domain solver's kernel (300 x 200) needs 480 kB but 420 kB are left within "
+        "the memory limit of 900 kB beside the 480 kB already held; use the log domain "
+        "(Domain::Log), or raise the memory limit");
+  o.domain = eot::Domain::Auto;
+  const eot::Result r = eot::solve(small, o);
+  CHECK(r.converged());
+  CHECK(r.domain == "log");
+  CHECK(r.kernel_bytes == 0);
+  o.memory_limit = 0;
+  const eot::Result k = eot::solve(small, o);
+  CHECK(k.domain == "kernel");
+  CHECK(k.kernel_bytes == 480000);
+  CHECK(contains(k.full_report(), "kernel domain (K 480 kB, 1 absorption)"));
 }

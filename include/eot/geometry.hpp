@@ -36,6 +36,9 @@ class Geometry {
   virtual std::string describe() const = 0;
   // True if some cost may be +inf (a forbidden pair).
   virtual bool may_forbid() const = 0;
+  // The memory the geometry holds, in bytes (n m entries for a dense cost, a few n + m for
+  // points): what the solver counts as in use against SolverOptions::memory_limit.
+  virtual double bytes() const = 0;
   // Bounds min <= C_ij <= max on the finite costs, known without a pass over them (exact for
   // a dense matrix). validate() judges epsilon against them; epsilon scaling starts at their
   // range.
@@ -93,6 +96,7 @@ class CostMatrix final : public Geometry<T> {
   Index cols() const override { return cost_.cols(); }
   std::string describe() const override;
   bool may_forbid() const override { return has_forbidden_; }
+  double bytes() const override { return double(cost_.size()) * sizeof(T); }
   CostBounds known_cost_bounds() const override { return bounds_; }
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
                                   Matrix<T>& scratch) const override;
@@ -127,6 +131,9 @@ class PointCloud final : public Geometry<T> {
   Index cols() const override { return y_.rows(); }
   std::string describe() const override;
   bool may_forbid() const override { return false; }
+  double bytes() const override {
+    return double(x_.size() + 2 * y_.size() + x_sq_.size() + y_sq_.size()) * sizeof(T);
+  }
   // From the largest norms: [0, (|x| + |y|)^2], [0, |x| + |y|] or +-|x| |y|.
   CostBounds known_cost_bounds() const override;
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,

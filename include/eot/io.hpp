@@ -8,19 +8,21 @@
 // so a double round-trips exactly.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "eot/types.hpp"
 
 namespace eot::io {
 
-// Throws IoError naming the file and the line and column of the problem.
-Matrix<double> read_matrix(const std::string& path);
+// Throws IoError naming the file and the line and column of the problem, or, before reading,
+// if the file cannot fit in memory_budget(memory_limit) (see eot/memory.hpp).
+Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit = 0);
 // A matrix with one column or one row, as a vector.
 Vector<double> read_vector(const std::string& path);
 
-// Both are written to a temporary file in the same folder, then renamed over `path`: a failure never
-// leaves a partial file nor damages an existing one. Throws IoError.
+// Both are written to a temporary file in the same folder, then renamed over `path`: a failure
+// never leaves a partial file nor damages an existing one. Throws IoError.
 void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
 void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
 // Any text (e.g. a CSV table with a header), written the same atomic way.

@@ -10,14 +10,28 @@
 
 namespace eot {
 
-// Bytes the system can give this process now: MemAvailable from /proc/meminfo on Linux, else
-// the physical memory; 0 if unknown (then nothing is refused).
+// Bytes the system can give this process now: MemAvailable from /proc/meminfo on Linux (else
+// the physical memory), and no more than its container allows (cgroup v2 memory.max less
+// memory.current); 0 if unknown (then nothing is refused).
 std::uint64_t available_memory();
 
-// Throws InvalidArgument when a rows x cols array of `bytes_per_entry` bytes does not fit:
+// The bytes a solve's dense arrays may take together: `limit` (SolverOptions::memory_limit,
+// --memory-limit) if it is > 0, and never more than available_memory().
+double memory_budget(std::uint64_t limit);
+
+// Parses a byte count: a number with an optional suffix K, M, G or T (powers of 1024), e.g.
+// "400M", "1.5G", "1000000". Throws InvalidArgument naming `name` otherwise.
+std::uint64_t parse_bytes(const std::string& text, const std::string& name = "memory_limit");
+
+// "3.2 GB", "512 MB", "7.4 kB" (powers of 1000, three significant digits).
+std::string format_bytes(double bytes);
+
+// Throws InvalidArgument when a rows x cols array of `bytes_per_entry` bytes does not fit
+// beside `in_use` bytes already held in memory_budget(limit):
 // "<what> (rows x cols) needs X GB but Y GB of memory is available; <advice>".
 void require_dense_fits(Index rows, Index cols, std::size_t bytes_per_entry,
-                        const std::string& what, const std::string& advice);
+                        const std::string& what, const std::string& advice, std::uint64_t limit = 0,
+                        double in_use = 0);
 
 // What to do instead of forming an n x m plan.
 inline constexpr const char* kPlanAdvice =

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -69,10 +70,10 @@ struct Acceleration {
 // log-domain pass whenever K cannot give an entry (underflow). Epsilon-scaling stages and
 // problems with a free side always run in the log domain.
 enum class Domain {
-  Auto,    // Kernel when both sides are constrained and K fits in a quarter of the available
-           // memory, else Log
+  Auto,    // Kernel when both sides are constrained and K fits the kernel budget (see
+           // SolverOptions::memory_limit), else Log
   Log,     // n m exps per pass, nothing stored: point clouds stay O(n + m) in memory
-  Kernel,  // whenever both sides are constrained; InvalidArgument if K cannot fit in memory
+  Kernel,  // whenever both sides are constrained; InvalidArgument if K cannot fit
 };
 const char* to_string(Domain domain);  // "auto", "log", "kernel"
 // Parses those names; throws InvalidArgument otherwise.
@@ -87,7 +88,14 @@ struct SolverOptions {
   EpsilonScaling epsilon_scaling;
   Acceleration acceleration;
   Domain domain = Domain::Auto;
-  int threads = 0;  // <= 0: OpenMP's default
+  // The most memory the solve's dense arrays may take together, in bytes, the geometry's own
+  // included (a dense cost matrix, the kernel-domain K). 0 means the default: whatever memory
+  // is available, with Domain::Auto storing K only if it is no larger than the costs
+  // themselves or 256 MB (so point clouds stay matrix-free unless K is small), and no larger
+  // than a quarter of the available memory. With a limit set, Auto stores K whenever it fits
+  // beside the geometry, and anything that cannot fit is refused up front.
+  std::uint64_t memory_limit = 0;
+  int threads = 0;  // 0: every CPU this process may use (eot::thread_count); at most 1024
   // Warm start (n and m entries); empty means zeros. Ignored on a free side.
   Eigen::VectorXd initial_f;
   Eigen::VectorXd initial_g;
@@ -101,6 +109,17 @@ struct SolverOptions {
 // The tolerance a solve of precision T uses with these options.
 template <typename T>
 double effective_tolerance(const SolverOptions& options);
+
+// Where a solve's iterations at the target epsilon will run, and what that takes.
+struct DomainChoice {
+  Domain domain = Domain::Log;  // Log or Kernel
+  double kernel_bytes = 0;      // K's size when Kernel, else 0
+  std::string reason;           // one line, e.g. "kernel domain, K takes 32 MB"
+};
+// The rule solve() follows (Domain and SolverOptions::memory_limit). Throws InvalidArgument
+// if Domain::Kernel is asked for and K cannot fit.
+template <typename T>
+DomainChoice choose_domain(const Problem<T>& problem, const SolverOptions& options = {});
 
 struct Check {
   int iteration;
@@ -129,6 +148,7 @@ struct Result {
   std::string domain = "log";  // where the target-epsilon iterations ran: "log" or "kernel"
                                // (a kernel given up on the way, see Domain, reports "log")
   int absorptions = 0;         // kernel-domain absorptions (exp passes storing K)
+  double kernel_bytes = 0;     // K's memory when the kernel domain was chosen, else 0
   double marginal_error = 0;   // of the returned potentials
   double transport_cost = 0;   // <P, C>
   double primal = 0;           // MATH.md section 5
@@ -162,6 +182,8 @@ extern template void validate(const Problem<float>&, const SolverOptions&);
 extern template void validate(const Problem<double>&, const SolverOptions&);
 extern template Result solve(const Problem<float>&, const SolverOptions&);
 extern template Result solve(const Problem<double>&, const SolverOptions&);
+extern template DomainChoice choose_domain(const Problem<float>&, const SolverOptions&);
+extern template DomainChoice choose_domain(const Problem<double>&, const SolverOptions&);
 extern template double effective_tolerance<float>(const SolverOptions&);
 extern template double effective_tolerance<double>(const SolverOptions&);
 
