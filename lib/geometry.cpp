@@ -269,7 +269,9 @@ CostBounds PointCloud<T>::known_cost_bounds() const {
 template <typename T>
 typename Geometry<T>::Tile PointCloud<T>::tile(Index i0, Index j0, Index ni, Index nj,
                                                Matrix<T>& scratch) const {
-  scratch.resize(ni, nj);
+  // The caller's scratch only grows: resized for every edge tile, it would be a fresh (mapped)
+  // allocation each time.
+  if (scratch.size() < ni * nj) scratch.resize(ni, nj);
   const Index d = x_.cols();
   static_assert(int(kernels::CloudMetric::NegDot) == int(Metric::NegDot) &&
                 int(kernels::CloudMetric::Euclidean) == int(Metric::Euclidean));

@@ -43,6 +43,28 @@ using Vector = Eigen::Matrix<T, Dynamic, 1>;
 constexpr Index kChunk = 256;
 using Chunk = Eigen::Array<double, Dynamic, 1, Eigen::ColMajor, kChunk, 1>;
 
+// A rows x cols array of this thread's, kept from call to call and only ever grown: a fresh
+// array per tile (128 KB, which the allocator maps and unmaps each time) costs page faults,
+// several times the tile's own work. Each use has its own slot.
+template <typename T, int kSlot>
+T* work_buffer(Index size) {
+  thread_local Vector<T> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data();
+}
+template <typename T>
+using Work = Eigen::Map<Rows<T>, Eigen::AlignedMax>;
+template <typename T>
+using WorkVector = Eigen::Map<Vector<T>, Eigen::AlignedMax>;
+template <typename T, int kSlot>
+Work<T> work(Index rows, Index cols) {
+  return Work<T>(work_buffer<T, kSlot>(rows * cols), rows, cols);
+}
+template <typename T, int kSlot>
+WorkVector<T> work_vector(Index size) {
+  return WorkVector<T>(work_buffer<T, kSlot>(size), size);
+}
+
 constexpr double kInf = std::numeric_limits<double>::infinity();
 template <typename T>
 constexpr T kMinusInf = -std::numeric_limits<T>::infinity();
@@ -211,7 +233,7 @@ void transport(const T* c, Index ld, Index ni, Index nj, const double* alpha, co
 // |x|^2 + |y|^2 - 2 <x, y> clamped at 0 against rounding, its square root, or -<x, y>.
 template <typename T>
 void cloud_product(CloudMetric metric, const T* x, const T* y, const T* x_sq, const T* y_sq,
-                   Index ni, Index nj, Index d, Rows<T>& tile) {
+                   Index ni, Index nj, Index d, Work<T> tile) {
   const ConstTile<T> xs(x, ni, d, Eigen::OuterStride<>(d)), ys(y, nj, d, Eigen::OuterStride<>(d));
   if (metric == CloudMetric::NegDot) {
     tile.noalias() = -xs * ys.transpose();
@@ -227,8 +249,7 @@ void cloud_product(CloudMetric metric, const T* x, const T* y, const T* x_sq, co
 template <typename T>
 void cloud_tile(CloudMetric metric, const T* x, const T* y, const T* y_t, Index y_t_ld,
                 const T* x_sq, const T* y_sq, Index ni, Index nj, Index d, T* out) {
-  thread_local Rows<T> tile;
-  tile.resize(ni, nj);
+  Work<T> tile = work<T, 0>(ni, nj);
   if (y_t) {
     // Row by row, a coordinate at a time, over contiguous coordinates of the column points:
     // (x_ik - y_jk)^2 summed directly (no cancellation, no clamping), or the dot product.
@@ -253,7 +274,7 @@ void cloud_tile(CloudMetric metric, const T* x, const T* y, const T* y_t, Index 
 
 template <typename T>
 void times(const T* k, Index ld, Index ni, Index nj, const T* x, T* out) {
-  thread_local Vector<T> product;
+  WorkVector<T> product = work_vector<T, 0>(ni);
   product.noalias() =
       ConstTile<T>(k, ni, nj, Eigen::OuterStride<>(ld)) * Eigen::Map<const Vector<T>>(x, nj);
   Eigen::Map<Vector<T>>(out, ni) = product;
@@ -261,7 +282,7 @@ void times(const T* k, Index ld, Index ni, Index nj, const T* x, T* out) {
 
 template <typename T>
 void transpose_times(const T* k, Index ld, Index ni, Index nj, const T* x, T* out) {
-  thread_local Vector<T> product;
+  WorkVector<T> product = work_vector<T, 0>(nj);
   product.noalias() = ConstTile<T>(k, ni, nj, Eigen::OuterStride<>(ld)).transpose() *
                       Eigen::Map<const Vector<T>>(x, ni);
   Eigen::Map<Vector<T>>(out, nj) = product;
@@ -280,10 +301,11 @@ ConstTile<T> rows_of(const T* p, Index rows, Index cols) {
   return ConstTile<T>(p, rows, cols, Eigen::OuterStride<>(cols));
 }
 
-// Scaled scores of queries [i0, i0 + ni) against keys [j0, j0 + nj), -inf where masked.
+// Scaled scores of queries [i0, i0 + ni) against keys [j0, j0 + nj), -inf where masked, in the
+// thread's work array (slot 1).
 template <typename T>
-void scores(const Head<T>& h, Index i0, Index ni, Index j0, Index nj, Rows<T>& s) {
-  s.resize(ni, nj);
+Work<T> scores(const Head<T>& h, Index i0, Index ni, Index j0, Index nj) {
+  Work<T> s = work<T, 1>(ni, nj);
   // The scale rides on the product (GEMM's alpha): no separate pass over the tile.
   s.noalias() =
       (h.inv_eps * rows_of(h.q + i0 * h.d, ni, h.d)) * rows_of(h.k + j0 * h.d, nj, h.d).transpose();
@@ -301,13 +323,12 @@ void scores(const Head<T>& h, Index i0, Index ni, Index j0, Index nj, Rows<T>& s
       if (first_hidden < nj) s.row(r).tail(nj - first_hidden).setConstant(kMinusInf<T>);
     }
   }
+  return s;
 }
 
 template <typename T>
 void attention_scores(const Head<T>& h, Index i0, Index ni, Index j0, Index nj, T* out) {
-  thread_local Rows<T> s;
-  scores(h, i0, ni, j0, nj, s);
-  Tile<T>(out, ni, nj, Eigen::OuterStride<>(nj)) = s;
+  Tile<T>(out, ni, nj, Eigen::OuterStride<>(nj)) = scores(h, i0, ni, j0, nj);
 }
 
 // The keys that queries [i0, i0 + ni) may see lie in [0, key_end): a causal mask hides the
@@ -326,7 +347,7 @@ T finite_or_zero(T x) {
 // exp(s_ij - shift_i) in place, row by row. shift_i must be finite: 0 for a row that sees no
 // key, whose entries are all -inf and give 0, never NaN.
 template <typename T>
-void exp_shifted(Rows<T>& s, const T* shift) {
+void exp_shifted(Work<T> s, const T* shift) {
   for (Index r = 0; r < s.rows(); ++r) s.row(r) = exp_or_zero(s.row(r).array() - shift[r]);
 }
 
@@ -334,17 +355,16 @@ void exp_shifted(Rows<T>& s, const T* shift) {
 // rescaled when the max moves.
 template <typename T>
 void attention_forward(const Head<T>& h, Index i0, Index ni, T* out, T* row_max, T* row_sum) {
-  thread_local Rows<T> s, acc;
-  thread_local Array<T> scale;
+  Work<T> acc = work<T, 2>(ni, h.dv);
+  auto scale = work_vector<T, 3>(ni).array();
   Eigen::Map<Array<T>> max(row_max, ni), sum(row_sum, ni);
   max.setConstant(kMinusInf<T>);
   sum.setZero();
-  scale.resize(ni);
-  acc.setZero(ni, h.dv);
+  acc.setZero();
   const Index end = key_end(h, i0, ni);
   for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
     const Index nj = std::min(kKeyTile, end - j0);
-    scores(h, i0, ni, j0, nj, s);
+    Work<T> s = scores(h, i0, ni, j0, nj);
     for (Index r = 0; r < ni; ++r) {
       const T new_max = std::max(max[r], s.row(r).maxCoeff());
       const T shift = finite_or_zero(new_max);  // all masked so far: 0
@@ -353,7 +373,7 @@ void attention_forward(const Head<T>& h, Index i0, Index ni, T* out, T* row_max,
       sum[r] = sum[r] * scale[r] + s.row(r).sum();
       max[r] = new_max;
     }
-    acc = scale.matrix().asDiagonal() * acc;
+    acc = scale.matrix().asDiagonal() * acc;  // coefficient-wise: no aliasing
     acc.noalias() += s * rows_of(h.v + j0 * h.dv, nj, h.dv);
   }
   Tile<T> o(out, ni, h.dv, Eigen::OuterStride<>(h.dv));
@@ -369,17 +389,16 @@ void attention_forward(const Head<T>& h, Index i0, Index ni, T* out, T* row_max,
 template <typename T>
 void attention_weights(const Head<T>& h, Index i0, Index ni, const T* row_max, const T* row_sum,
                        T* p) {
-  thread_local Rows<T> s;
-  thread_local Vector<T> shift, inverse;
+  WorkVector<T> shift = work_vector<T, 2>(ni), inverse = work_vector<T, 3>(ni);
   shift = Eigen::Map<const Vector<T>>(row_max, ni).unaryExpr([](T x) { return finite_or_zero(x); });
   const auto sum = Eigen::Map<const Array<T>>(row_sum, ni);
-  inverse = (sum > 0).select(sum.inverse(), T(0));
+  inverse = (sum > 0).select(sum.inverse(), T(0)).matrix();
   Tile<T> weights(p, ni, h.m, Eigen::OuterStride<>(h.m));
   weights.setZero();
   const Index end = key_end(h, i0, ni);
   for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
     const Index nj = std::min(kKeyTile, end - j0);
-    scores(h, i0, ni, j0, nj, s);
+    Work<T> s = scores(h, i0, ni, j0, nj);
     exp_shifted(s, shift.data());
     weights.middleCols(j0, nj) = inverse.asDiagonal() * s;
   }
@@ -393,7 +412,6 @@ void attention_backward(const Head<T>& h, const T* d_out, const T* o, const T* l
   constexpr Index kQueryBlock = 128;
   Rows<T> g_q = Rows<T>::Zero(h.n, h.d), g_k = Rows<T>::Zero(h.m, h.d),
           g_v = Rows<T>::Zero(h.m, h.dv);
-  Rows<T> s, dp;
   Vector<T> shift, baseline;
   for (Index i0 = 0; i0 < h.n; i0 += kQueryBlock) {
     const Index ni = std::min(kQueryBlock, h.n - i0);
@@ -410,7 +428,7 @@ void attention_backward(const Head<T>& h, const T* d_out, const T* o, const T* l
     const Index end = key_end(h, i0, ni);
     for (Index j0 = 0; j0 < end; j0 += kKeyTile) {
       const Index nj = std::min(kKeyTile, end - j0);
-      scores(h, i0, ni, j0, nj, s);
+      Work<T> s = scores(h, i0, ni, j0, nj), dp = work<T, 2>(ni, nj);
       exp_shifted(s, shift.data());  // s is now P
       dp.noalias() = d_out_block * rows_of(h.v + j0 * h.dv, nj, h.dv).transpose();
       g_v.middleRows(j0, nj).noalias() += s.transpose() * d_out_block;
