@@ -194,7 +194,9 @@ void add_attention_command(CLI::App& app, Runner& run) {
   c->add_option("--precision", args->precision, "float or double")
       ->check(CLI::IsMember({"float", "double"}))
       ->capture_default_str();
-  c->add_option("--threads", args->threads, "OpenMP threads (0 = OpenMP's default)");
+  c->add_option("--threads", args->threads,
+                "threads, 0 to 1024 (0 = every CPU this process may use)")
+      ->check(CLI::Range(0, kMaxThreads));
   c->add_flag("--json", args->json, "print one JSON object on stdout instead of the summary");
   c->callback([args, &run] {
     run = [args] {

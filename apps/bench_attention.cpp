@@ -3,7 +3,6 @@
 // PyTorch on the same shapes.
 #include "bench_attention.hpp"
 
-
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -113,7 +112,9 @@ void add_bench_attention_command(CLI::App& app, Runner& run) {
   c->add_option("--lengths", *lengths, "sequence lengths L (n = m = L)")->capture_default_str();
   c->add_option("--heads", *heads, "heads (batch 1)")->capture_default_str();
   c->add_option("--d", *d, "head dimension (values too)")->capture_default_str();
-  c->add_option("--threads", *threads, "OpenMP threads")->capture_default_str();
+  c->add_option("--threads", *threads, "threads, 1 to 1024")
+      ->check(CLI::Range(1, kMaxThreads))
+      ->capture_default_str();
   c->add_option("--repeats", *repeats,
                 "timings per kernel, after one untimed run; the best is reported")
       ->capture_default_str();

@@ -1,10 +1,14 @@
 // eot sweep: one problem solved along a grid of epsilons, each warm-started from its neighbour,
 // with the exact (epsilon = 0) cost beside it for balanced problems.
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +20,8 @@
 #include "eot/io.hpp"
 #include "interrupt.hpp"
 #include "problem_input.hpp"
+
+extern char** environ;
 
 namespace eot::cli {
 
@@ -48,14 +54,37 @@ void plot(const std::string& csv, const std::string& out) {
   if (fd < 0) throw std::runtime_error("--plot: cannot create a temporary table");
   close(fd);
   io::write_text(table, csv);
-  // Debian's Python, where python3-matplotlib installs (not whatever python3 is first on PATH).
-  const std::string command = "/usr/bin/python3 '" + script + "' '" + table + "' '" + out + "'";
-  const int status = std::system(command.c_str());
+  // The figure goes to a temporary beside its destination, renamed over it once complete.
+  const std::filesystem::path destination(out);
+  const std::string extension = destination.extension().string();
+  const std::string partial =
+      (destination.parent_path() / ("." + destination.filename().string() + ".eot-partial-" +
+                                    std::to_string(getpid()) + extension))
+          .string();
+  // Debian's Python, where python3-matplotlib installs (not whatever python3 is first on PATH),
+  // run with an argument vector: no file name ever reaches a shell.
+  const char* python = "/usr/bin/python3";
+  std::vector<std::string> args = {python, script, table, partial};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t child = 0;
+  int status = -1;
+  if (posix_spawn(&child, python, nullptr, nullptr, argv.data(), environ) == 0) {
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
   std::remove(table);
-  if (status != 0) {
-    throw std::runtime_error("--plot: " + command +
-                             " failed (it needs python3 with matplotlib: "
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    std::remove(partial.c_str());
+    throw std::runtime_error(std::string("--plot: ") + python + " " + script +
+                             " could not draw the figure (it needs python3 with matplotlib: "
                              "apt-get install python3-matplotlib)");
+  }
+  if (std::rename(partial.c_str(), out.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(partial.c_str());
+    throw std::runtime_error("--plot: cannot write " + out + ": " + reason);
   }
 }
 
@@ -66,6 +95,11 @@ void check_plot_name(const std::string& out) {
   };
   if (!out.empty() && !ends(".png") && !ends(".svg")) {
     throw CLI::ValidationError("--plot", "'" + out + "' must end in .png or .svg");
+  }
+  const std::filesystem::path folder = std::filesystem::path(out).parent_path();
+  if (!out.empty() && !folder.empty() && !std::filesystem::is_directory(folder)) {
+    throw CLI::ValidationError("--plot",
+                               "'" + out + "': the folder " + folder.string() + " does not exist");
   }
 }
 

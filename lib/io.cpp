@@ -1,5 +1,6 @@
 #include "eot/io.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,21 +273,60 @@ Format format_of(const std::string& path) {
   fail(path, "unknown file type; expected a name ending in .csv, .txt or .npy");
 }
 
-// Writes through `write` into a temporary file in the same folder, then renames it over `path`.
+// The process's umask, read without changing it (Linux), else by setting and restoring it.
+mode_t current_umask() {
+  std::ifstream status("/proc/self/status");
+  for (std::string key; status >> key;) {
+    if (key == "Umask:") {
+      std::string octal;
+      status >> octal;
+      return mode_t(std::stoul(octal, nullptr, 8));
+    }
+    status.ignore(4096, '\n');
+  }
+  const mode_t mask = umask(0);
+  umask(mask);
+  return mask;
+}
+
+// Writes through `write` into a temporary file in the same folder, flushes it to the disk, then
+// renames it over `path`, so that `path` holds either its old content or the whole new one.
+// The new file gets the mode of the file it replaces, or 0666 less the umask, as any program's
+// output would. A symbolic link at `path` is followed: the file it points to is replaced and
+// the link stays. (A file with other hard links is replaced by a new file: those other names
+// keep the old content.) The temporary is named .eot-partial-XXXXXX: a crash (SIGKILL, power
+// loss) can leave one behind, never a truncated file under the output's name.
 template <typename Write>
-void write_atomically(const std::string& path, Write&& write) {
-  std::string temporary = path + ".tmp-XXXXXX";
+void write_atomically(const std::string& requested, Write&& write) {
+  std::error_code error_code;
+  const std::filesystem::path link(requested);
+  const std::string path =
+      std::filesystem::is_symlink(link, error_code) && std::filesystem::exists(link, error_code)
+          ? std::filesystem::canonical(link, error_code).string()
+          : requested;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::string temporary = ((folder.empty() ? "." : folder.string()) + "/.eot-partial-XXXXXX");
+  struct stat existing;
+  const mode_t mode =
+      stat(path.c_str(), &existing) == 0 ? existing.st_mode & 07777 : 0666 & ~current_umask();
   const int fd = mkstemp(temporary.data());
-  if (fd < 0) fail(path, std::string("cannot create a temporary file: ") + std::strerror(errno));
-  fchmod(fd, 0644);  // mkstemp makes it 0600; an output file is for others to read too
+  if (fd < 0) fail(requested, std::string("cannot create a file there: ") + std::strerror(errno));
+  fchmod(fd, mode);
   FILE* out = fdopen(fd, "wb");
   int error = out != nullptr && write(out) ? 0 : errno ? errno : EIO;
+  if (error == 0 && (std::fflush(out) != 0 || fsync(fd) != 0)) error = errno;
   const bool closed = out != nullptr ? std::fclose(out) == 0 : close(fd) == 0;
   if (!closed && error == 0) error = errno;
   if (error == 0 && std::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
   if (error != 0) {
     std::remove(temporary.c_str());
-    fail(path, std::string("cannot write: ") + std::strerror(error));
+    fail(requested, std::string("cannot write: ") + std::strerror(error));
+  }
+  // The rename itself reaches the disk with the folder.
+  const int dir = open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    fsync(dir);
+    close(dir);
   }
 }
 

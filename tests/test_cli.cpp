@@ -44,9 +44,10 @@ struct Sandbox {
     std::ofstream(dir / name) << text;
     return file(name);
   }
-  Run run(const std::string& args) const {
-    const std::string command =
-        "cd '" + dir.string() + "' && '" + EOT_CLI + "' " + args + " > stdout.txt 2> stderr.txt";
+  // Runs eot with `args` in the folder, after the shell commands `before` (e.g. "umask 077;").
+  Run run(const std::string& args, const std::string& before = "") const {
+    const std::string command = "cd '" + dir.string() + "' && " + before + " '" + EOT_CLI + "' " +
+                                args + " > stdout.txt 2> stderr.txt";
     const int status = std::system(command.c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "stdout.txt"),
             slurp(dir / "stderr.txt")};
@@ -236,7 +237,7 @@ TEST_CASE("cli: a failing run never damages an existing output file") {
   CHECK(slurp(box.file("plan.csv")) == "keep me\n");
   const Run unwritable = box.run(kSmallArgs + " --plan no/such/folder/plan.csv");
   CHECK(unwritable.exit == 2);
-  CHECK(contains(unwritable.err, "no/such/folder/plan.csv: cannot create a temporary file"));
+  CHECK(contains(unwritable.err, "no/such/folder/plan.csv: cannot create a file there: No such file or directory"));
   // Only the files this test made are in the folder: no temporaries left behind.
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(box.dir)) {
@@ -403,7 +404,9 @@ TEST_CASE(
            {"--epsilons 0.1,abc", "--epsilons: 'abc' is not a positive finite number"},
            {"--epsilons 0.1,-1", "--epsilons: '-1' is not a positive finite number"},
            {"", "--epsilon-range or --epsilons is required"},
-           {"--epsilons 1 --plot p.jpg", "--plot: 'p.jpg' must end in .png or .svg"}}) {
+           {"--epsilons 1 --plot p.jpg", "--plot: 'p.jpg' must end in .png or .svg"},
+           {"--epsilons 1 --plot nodir/p.png",
+            "--plot: 'nodir/p.png': the folder nodir does not exist"}}) {
     const std::string &grid = c.first, &message = c.second;  // clang 14 can't CAPTURE a binding
     CAPTURE(grid);
     const Run bad =
@@ -545,4 +548,44 @@ TEST_CASE("cli: --memory-limit bounds the kernel, the plan and the files read") 
     CHECK(r.exit == 2);
     CHECK(contains(r.err, "--threads"));
   }
+}
+
+TEST_CASE("cli: no file name reaches a shell (sweep --plot)") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  // With or without matplotlib (the figure is drawn or refused), nothing else may run.
+  const Run r = box.run("sweep --x " + ex + "x.csv --y " + ex + "y.csv --epsilons 0.5 --quiet " +
+                        "--plot \"x';touch PWNED;echo '.png\"");
+  CHECK(!std::filesystem::exists(box.file("PWNED")));
+  if (r.exit == 0) CHECK(std::filesystem::file_size(box.file("x';touch PWNED;echo '.png")) > 0);
+  for (const auto& entry : std::filesystem::directory_iterator(box.dir))
+    CHECK(!contains(entry.path().filename().string(), "eot-partial"));  // no temporary left
+}
+
+TEST_CASE(
+    "cli: outputs get the umask's mode or the replaced file's, follow links, take long names") {
+  Sandbox box;
+  const std::string solve = "solve --cost " + kSmall + "cost.csv --a " + kSmall + "a.csv --b " +
+                            kSmall + "b.csv --epsilon 0.05 --quiet ";
+  auto mode = [&](const std::string& name) {
+    return std::filesystem::status(box.file(name)).permissions() & std::filesystem::perms::mask;
+  };
+  using std::filesystem::perms;
+  CHECK(box.run(solve + "--potentials f.csv", "umask 077;").exit == 0);
+  CHECK(mode("f.csv") == (perms::owner_read | perms::owner_write));
+  std::filesystem::permissions(box.file("f.csv"),
+                               perms::owner_read | perms::owner_write | perms::group_read);
+  CHECK(box.run(solve + "--potentials f.csv").exit == 0);  // replaced: the mode stays
+  CHECK(mode("f.csv") == (perms::owner_read | perms::owner_write | perms::group_read));
+  std::filesystem::create_symlink(box.file("f.csv"), box.file("link.csv"));
+  std::filesystem::remove(box.file("f.csv"));
+  box.write("f.csv", "old\n");
+  CHECK(box.run(solve + "--potentials link.csv").exit == 0);
+  CHECK(std::filesystem::is_symlink(box.file("link.csv")));  // the link stays, its target is new
+  CHECK(eot::io::read_vector(box.file("f.csv")).size() > 0);
+  const std::string long_name = std::string(246, 'p') + ".csv";  // 250 characters
+  CHECK(box.run(solve + "--potentials " + long_name).exit == 0);
+  CHECK(std::filesystem::file_size(box.file(long_name)) > 0);
+  for (const auto& entry : std::filesystem::directory_iterator(box.dir))
+    CHECK(!contains(entry.path().filename().string(), "eot-partial"));
 }

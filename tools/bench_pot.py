@@ -6,11 +6,13 @@ Euclidean cost scaled to max 1, uniform weights; reg (= epsilon) 0.01 and 0.001.
 a user would (`eot solve --cost cost.npy --json`, its own solve time, file reading excluded);
 POT's solvers run in this process. Each stops at its own default tolerance: POT's is
 |P^T 1 - b|_2 < 1e-9 checked every 10 iterations, eot's |P 1 - a|_1 + |P^T 1 - b|_1 <= 1e-9
-(stricter). A POT run counts as converged if its last error is below its threshold.
+(stricter, at --eot-tolerance 1e-9; the default 1e-8 is an L1 error on par with POT's L2 one).
+A POT run counts as converged if its last error is below its threshold. --busy N starts N
+CPU-bound processes that run beside both, for the whole run.
 
 Usage: tools/bench_pot.py EOT_BINARY [--sizes 2000 4000] [--regs 0.01 0.001]
-                          [--methods sinkhorn sinkhorn_log sinkhorn_stabilized] [--threads 2]
-                          [--pot-max-iterations 100000]
+                          [--methods sinkhorn sinkhorn_log sinkhorn_stabilized] [--threads 0]
+                          [--eot-tolerance 1e-8] [--pot-max-iterations 100000] [--busy 0]
 Needs Debian's python3-pot and python3-numpy; install libopenblas0-pthread for the BLAS most
 numpy users have (POT's `sinkhorn` is matrix-vector products).
 """
@@ -32,9 +34,10 @@ def problem(n, seed=0):
     return cost / cost.max()
 
 
-def run_eot(binary, cost_file, reg, threads):
+def run_eot(binary, cost_file, reg, threads, tolerance):
     out = subprocess.run([binary, "solve", "--cost", cost_file, "--epsilon", str(reg), "--json",
-                          "--threads", str(threads), "--max-iterations", "100000"],
+                          "--threads", str(threads), "--max-iterations", "100000",
+                          "--tolerance", str(tolerance)],
                          capture_output=True, text=True, check=False)
     if out.returncode not in (0, 3):
         raise SystemExit(f"eot failed ({out.returncode}): {out.stderr.strip()}")
@@ -66,13 +69,28 @@ def main():
     parser.add_argument("--regs", type=float, nargs="+", default=[0.01, 0.001])
     parser.add_argument("--methods", nargs="+",
                         default=["sinkhorn", "sinkhorn_log", "sinkhorn_stabilized"])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="eot's (0: every CPU)")
+    parser.add_argument("--eot-tolerance", type=float, default=1e-8)
+    parser.add_argument("--busy", type=int, default=0,
+                        help="CPU-bound processes to run beside both")
     parser.add_argument("--pot-max-iterations", type=int, default=100000,
                         help="POT's numItermax (sinkhorn_stabilized can stall until it)")
     args = parser.parse_args()
 
+    import sys
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(args.busy)]
     print(f"POT {ot.__version__}, numpy {np.__version__}, eot threads {args.threads}, "
-          f"OMP/BLAS threads {os.environ.get('OMP_NUM_THREADS', 'default')}")
+          f"eot tolerance {args.eot_tolerance:g}, OMP/BLAS threads "
+          f"{os.environ.get('OMP_NUM_THREADS', 'default')}, {args.busy} CPU-bound processes beside")
+    try:
+        compare(args)
+    finally:
+        for p in spinners:
+            p.kill()
+
+
+def compare(args):
     print(f"{'n':>6} {'reg':>7} {'solver':<22} {'seconds':>9} {'iters':>7} {'converged':>9} "
           f"{'<P, C>':>14} {'time / eot':>10}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +99,7 @@ def main():
             cost_file = os.path.join(tmp, f"cost{n}.npy")
             np.save(cost_file, cost)
             for reg in args.regs:
-                mine = run_eot(args.eot, cost_file, reg, args.threads)
+                mine = run_eot(args.eot, cost_file, reg, args.threads, args.eot_tolerance)
                 pot = []
                 for name in [mine["name"]] + [f"POT {m}" for m in args.methods]:
                     r = (mine if name == mine["name"]

@@ -47,7 +47,7 @@ class Geometry {
   // geometry's storage or into `scratch` (which the caller owns, one per thread).
   virtual Tile tile(Index i0, Index j0, Index ni, Index nj, Matrix<T>& scratch) const = 0;
 
-  // The soft-min kernels (MATH.md section 2). `threads` <= 0 means OpenMP's default.
+  // The soft-min kernels (MATH.md section 2). `threads` as for eot::thread_count (0: all CPUs).
   // Each output entry is computed by one thread in a fixed order: results do not depend
   // on the thread count.
   //
