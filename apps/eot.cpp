@@ -38,18 +38,20 @@ int main(int argc, char** argv) {
   install_interrupt_handlers();
   try {
     return run();
-  } catch (const Interrupted& e) {
-    if (isatty(STDERR_FILENO)) std::cerr << "\n";  // end a progress line
-    std::cerr << "eot: " << e.what() << "\n";
-    return 128 + e.signal;
-  } catch (const eot::InvalidArgument& e) {
-    std::cerr << "eot: " << e.what() << "\n";
-    return kBadInput;
-  } catch (const eot::IoError& e) {
-    std::cerr << "eot: " << e.what() << "\n";
-    return kBadInput;
   } catch (const std::exception& e) {
-    std::cerr << "eot: internal error: " << e.what() << "\n";
-    return kInternal;
+    // After a signal, whatever ended the command (a read cut short, a write refused) is the
+    // interrupt.
+    if (const int signal = interrupt_signal()) {
+      report_interrupt(signal);
+      return 128 + signal;
+    }
+    if (const auto* interrupted = dynamic_cast<const Interrupted*>(&e)) {
+      report_interrupt(interrupted->signal);
+      return 128 + interrupted->signal;
+    }
+    const bool bad_input = dynamic_cast<const eot::InvalidArgument*>(&e) != nullptr ||
+                           dynamic_cast<const eot::IoError*>(&e) != nullptr;
+    std::cerr << "eot: " << (bad_input ? "" : "internal error: ") << e.what() << "\n";
+    return bad_input ? kBadInput : kInternal;
   }
 }

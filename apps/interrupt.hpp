@@ -1,7 +1,9 @@
 // Ctrl-C and kill: the first SIGINT or SIGTERM sets a flag that long solves watch
-// (SolverOptions::interrupt); the command then stops before writing any output and the run
-// exits with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). A second signal ends
-// the process at once, the default way.
+// (SolverOptions::interrupt) and stops every output from being written (io::cancel_writes);
+// the command then stops and the run exits with 128 + the signal number (130 for SIGINT, 143
+// for SIGTERM). Whatever it is doing (reading, the exact solver, an attention kernel,
+// writing), a watchdog thread ends it half a second later. A second signal ends the process
+// at once, the default way.
 #pragma once
 
 #include <atomic>
@@ -20,5 +22,9 @@ void install_interrupt_handlers();
 const std::atomic<bool>* interrupt_flag();
 // Call between steps, and before writing outputs.
 void throw_if_interrupted();
+// The signal received, or 0.
+int interrupt_signal();
+// Prints "eot: interrupted by SIGINT; no output was written" once (main or the watchdog).
+void report_interrupt(int signal);
 
 }  // namespace eot::cli

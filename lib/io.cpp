@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -289,6 +291,19 @@ mode_t current_umask() {
   return mask;
 }
 
+// The temporaries of the writes under way, and whether cancel_writes() was called: a write
+// renames its temporary only while holding the lock and not cancelled.
+struct Writes {
+  std::mutex lock;
+  std::vector<std::string> partial;
+  bool cancelled = false;
+};
+
+Writes& writes() {
+  static Writes* all = new Writes;  // never destroyed: cancel_writes() may run during exit
+  return *all;
+}
+
 // Writes through `write` into a temporary file in the same folder, flushes it to the disk, then
 // renames it over `path`, so that `path` holds either its old content or the whole new one.
 // The new file gets the mode of the file it replaces, or 0666 less the umask, as any program's
@@ -309,19 +324,33 @@ void write_atomically(const std::string& requested, Write&& write) {
   struct stat existing;
   const mode_t mode =
       stat(path.c_str(), &existing) == 0 ? existing.st_mode & 07777 : 0666 & ~current_umask();
-  const int fd = mkstemp(temporary.data());
+  Writes& all = writes();
+  int fd = -1;
+  {
+    std::lock_guard<std::mutex> guard(all.lock);
+    if (all.cancelled) fail(requested, "not written: the program is stopping");
+    fd = mkstemp(temporary.data());
+    if (fd >= 0) all.partial.push_back(temporary);
+  }
   if (fd < 0) fail(requested, std::string("cannot create a file there: ") + std::strerror(errno));
+  auto forget = [&] {
+    std::lock_guard<std::mutex> guard(all.lock);
+    all.partial.erase(std::find(all.partial.begin(), all.partial.end(), temporary));
+  };
   fchmod(fd, mode);
   FILE* out = fdopen(fd, "wb");
   int error = out != nullptr && write(out) ? 0 : errno ? errno : EIO;
   if (error == 0 && (std::fflush(out) != 0 || fsync(fd) != 0)) error = errno;
   const bool closed = out != nullptr ? std::fclose(out) == 0 : close(fd) == 0;
   if (!closed && error == 0) error = errno;
-  if (error == 0 && std::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
-  if (error != 0) {
-    std::remove(temporary.c_str());
-    fail(requested, std::string("cannot write: ") + std::strerror(error));
+  {
+    std::lock_guard<std::mutex> guard(all.lock);
+    if (error == 0 && all.cancelled) error = ECANCELED;
+    if (error == 0 && std::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
+    if (error != 0) std::remove(temporary.c_str());
   }
+  forget();
+  if (error != 0) fail(requested, std::string("cannot write: ") + std::strerror(error));
   // The rename itself reaches the disk with the folder.
   const int dir = open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
   if (dir >= 0) {
@@ -380,6 +409,13 @@ void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>
 void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector) {
   const Vector<double> contiguous = vector;
   write_array(path, contiguous.data(), contiguous.size(), 1, true);
+}
+
+void cancel_writes() {
+  Writes& all = writes();
+  std::lock_guard<std::mutex> guard(all.lock);
+  all.cancelled = true;
+  for (const std::string& temporary : all.partial) std::remove(temporary.c_str());
 }
 
 void write_text(const std::string& path, const std::string& text) {

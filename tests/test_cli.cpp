@@ -237,7 +237,8 @@ TEST_CASE("cli: a failing run never damages an existing output file") {
   CHECK(slurp(box.file("plan.csv")) == "keep me\n");
   const Run unwritable = box.run(kSmallArgs + " --plan no/such/folder/plan.csv");
   CHECK(unwritable.exit == 2);
-  CHECK(contains(unwritable.err, "no/such/folder/plan.csv: cannot create a file there: No such file or directory"));
+  CHECK(contains(unwritable.err,
+                 "no/such/folder/plan.csv: cannot create a file there: No such file or directory"));
   // Only the files this test made are in the folder: no temporaries left behind.
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(box.dir)) {
@@ -588,4 +589,50 @@ TEST_CASE(
   CHECK(std::filesystem::file_size(box.file(long_name)) > 0);
   for (const auto& entry : std::filesystem::directory_iterator(box.dir))
     CHECK(!contains(entry.path().filename().string(), "eot-partial"));
+}
+
+TEST_CASE("cli: every phase stops within a second of SIGINT or SIGTERM, with nothing written") {
+  Sandbox box;
+  eot::io::write_matrix(box.file("c.csv"), uniform_matrix(1500, 1500, 1));  // 50 MB of text
+  eot::io::write_matrix(box.file("x.npy"), uniform_matrix(3000, 2, 2));
+  eot::io::write_matrix(box.file("y.npy"), uniform_matrix(3000, 2, 3));
+  eot::io::write_matrix(box.file("q.npy"), uniform_matrix(3000, 16, 4, -1, 1));
+  const std::string kept = box.write("out.csv", "an existing file\n");
+  struct Phase {
+    std::string name, args;
+  };
+  for (const Phase& phase :
+       {Phase{"reading a cost", "solve --cost c.csv --epsilon 0.1 --potentials out.csv --quiet"},
+        Phase{"writing the plan", "solve --x x.npy --y y.npy --epsilon 1 --plan out.csv --quiet"},
+        Phase{"the sweep's exact stage",
+              "sweep --x x.npy --y y.npy --epsilons 1 --table out.csv --quiet"},
+        Phase{"two-sided attention",
+              "attention --q q.npy --k q.npy --v q.npy --two-sided --out out.csv"}}) {
+    for (const auto& pair : {std::pair{SIGINT, 130}, {SIGTERM, 143}}) {
+      CAPTURE(phase.name);
+      CAPTURE(pair.first);
+      const std::string command = "cd '" + box.dir.string() + "' && exec '" + EOT_CLI + "' " +
+                                  phase.args + " > stdout.txt 2> stderr.txt";
+      const pid_t child = fork();
+      REQUIRE(child >= 0);
+      if (child == 0) {
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(98);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      const auto sent = std::chrono::steady_clock::now();
+      kill(child, pair.first);
+      int status = 0;
+      waitpid(child, &status, 0);
+      const double latency =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+      REQUIRE(WIFEXITED(status));
+      CHECK(WEXITSTATUS(status) == pair.second);
+      CHECK(latency < 1.5);  // half a second of grace, and a loaded machine
+      CHECK(contains(slurp(box.dir / "stderr.txt"), "; no output was written"));
+      CHECK(slurp(kept) == "an existing file\n");
+      for (const auto& entry : std::filesystem::directory_iterator(box.dir))
+        CHECK(!contains(entry.path().filename().string(), "eot-partial"));
+    }
+  }
 }

@@ -28,4 +28,9 @@ void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>
 // Any text (e.g. a CSV table with a header), written the same atomic way.
 void write_text(const std::string& path, const std::string& text);
 
+// Stops every write of this process for good: the temporaries of writes under way are removed,
+// and no write (under way or later) replaces its destination; they throw IoError instead. For
+// a program that must end now (a signal) with nothing written. Safe from any thread.
+void cancel_writes();
+
 }  // namespace eot::io
