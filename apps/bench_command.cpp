@@ -267,7 +267,7 @@ int bench(Index n, bool quick, bool scaling_only, int threads) {
       static_cast<long long>(n));
   std::printf("  %-24s %-7s %8s %12s %12s %8s\n", "problem", "domain", "threads", "ms/iter",
               "floor ms", "ratio");
-  const int k = quick ? 3 : 10;
+  const int k = 10;
   const Matrix<double> cost = scaled_cost(n);
   const auto dense_double = std::make_shared<CostMatrix<double>>(cost);
   const auto dense_float = std::make_shared<CostMatrix<float>>(cost.cast<float>());
