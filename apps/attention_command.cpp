@@ -36,6 +36,12 @@ struct AttentionArgs {
 
 template <typename T>
 int attention(const AttentionArgs& args) {
+  io::check_outputs({{"--out", args.out},
+                     {"--weights", args.weights},
+                     {"--grad-q", args.grad_q},
+                     {"--grad-k", args.grad_k},
+                     {"--grad-v", args.grad_v}},
+                    {args.q, args.k, args.v, args.bias, args.key_padding, args.grad_output});
   const Matrix<T> q = to_precision<T>(args.q, io::read_matrix(args.q));
   const Matrix<T> k = to_precision<T>(args.k, io::read_matrix(args.k));
   const Matrix<T> v = to_precision<T>(args.v, io::read_matrix(args.v));
@@ -116,13 +122,16 @@ int attention(const AttentionArgs& args) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   throw_if_interrupted();
-  io::write_matrix(args.out, out.template cast<double>());
-  if (!args.weights.empty()) io::write_matrix(args.weights, weights.template cast<double>());
+  io::OutputBatch outputs;  // every output lands, or none does
+  outputs.write_matrix(args.out, out.template cast<double>());
+  if (!args.weights.empty()) outputs.write_matrix(args.weights, weights.template cast<double>());
   for (const auto& [file, grad] :
        {std::pair{args.grad_q, &grads.dq}, std::pair{args.grad_k, &grads.dk},
         std::pair{args.grad_v, &grads.dv}}) {
-    if (!file.empty()) io::write_matrix(file, grad->template cast<double>());
+    if (!file.empty()) outputs.write_matrix(file, grad->template cast<double>());
   }
+  throw_if_interrupted();
+  outputs.commit();
 
   const double epsilon = args.epsilon > 0 ? args.epsilon : std::sqrt(double(q.cols()));
   const bool converged =

@@ -12,11 +12,13 @@
 namespace eot::cli {
 
 // The exit codes (a contract: scripts depend on them).
-enum Exit { kConverged = 0, kInternal = 1, kBadInput = 2, kNotConverged = 3 };
+enum Exit { kConverged = 0, kInternal = 1, kBadInput = 2, kNotConverged = 3, kOutputFailed = 4 };
 inline constexpr const char* kExitCodes =
     "Exit codes: 0 converged; 2 bad input (usage, unreadable or malformed file, validation "
-    "failure); 3 finished without converging (outputs are still written); 1 internal error; "
-    "130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (no output is written).";
+    "failure); 3 finished without converging (outputs are still written); 4 an output could not "
+    "be written (disk full, I/O error, closed standard output; no output is replaced); 1 "
+    "internal error; 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (no output is "
+    "written).";
 
 // Bad input ends the run with exit code 2 and this one-line message.
 [[noreturn]] inline void bad_input(const std::string& message) {

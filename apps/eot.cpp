@@ -2,6 +2,9 @@
 // the run ended to an exit code. No algorithm lives in apps/.
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "bench_attention.hpp"
@@ -36,8 +39,9 @@ int main(int argc, char** argv) {
     return kBadInput;
   }
   install_interrupt_handlers();
+  int code = kInternal;
   try {
-    return run();
+    code = run();
   } catch (const std::exception& e) {
     // After a signal, whatever ended the command (a read cut short, a write refused) is the
     // interrupt.
@@ -49,9 +53,20 @@ int main(int argc, char** argv) {
       report_interrupt(interrupted->signal);
       return 128 + interrupted->signal;
     }
+    if (dynamic_cast<const eot::OutputError*>(&e)) {
+      std::cerr << "eot: " << e.what() << "\n";
+      return kOutputFailed;
+    }
     const bool bad_input = dynamic_cast<const eot::InvalidArgument*>(&e) != nullptr ||
                            dynamic_cast<const eot::IoError*>(&e) != nullptr;
     std::cerr << "eot: " << (bad_input ? "" : "internal error: ") << e.what() << "\n";
     return bad_input ? kBadInput : kInternal;
   }
+  // What was printed must have reached its destination (a full disk, a closed pipe).
+  std::cout.flush();
+  if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::cerr << "eot: cannot write the standard output: " << std::strerror(errno) << "\n";
+    return kOutputFailed;
+  }
+  return code;
 }

@@ -60,6 +60,10 @@ Eigen::VectorXd concatenate(const Eigen::VectorXd& first, const Eigen::VectorXd&
 
 template <typename T>
 int solve(const SolveArgs& args) {
+  const ProblemInput& in = args.input;
+  io::check_outputs(
+      {{"--plan", args.plan}, {"--potentials", args.potentials}, {"--marginals", args.marginals}},
+      {in.cost, in.x, in.y, in.a, in.b});
   const Problem<T> problem = read_problem<T>(args.input, args.epsilon);
   SolverOptions options = args.input.options;
   if (!args.plan.empty()) {  // refused before the solve, not after
@@ -78,14 +82,19 @@ int solve(const SolveArgs& args) {
   if (printed) std::fputc('\n', stderr);
   throw_if_interrupted();
 
-  const int threads = options.threads;
+  // Every output lands, or none does.
+  io::OutputBatch outputs;
   if (!args.plan.empty()) {
-    io::write_matrix(args.plan, problem.plan(result.f, result.g, threads).template cast<double>());
+    outputs.write_matrix(args.plan,
+                         problem.plan(result.f, result.g, options.threads).template cast<double>());
   }
-  if (!args.potentials.empty()) io::write_vector(args.potentials, concatenate(result.f, result.g));
+  if (!args.potentials.empty())
+    outputs.write_vector(args.potentials, concatenate(result.f, result.g));
   if (!args.marginals.empty()) {
-    io::write_vector(args.marginals, concatenate(result.row_marginal, result.col_marginal));
+    outputs.write_vector(args.marginals, concatenate(result.row_marginal, result.col_marginal));
   }
+  throw_if_interrupted();
+  outputs.commit();
   if (args.json) {
     std::cout << to_json(result).dump(2) << "\n";
   } else {

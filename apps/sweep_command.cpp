@@ -139,6 +139,8 @@ std::vector<double> epsilon_grid(const SweepArgs& args) {
 
 template <typename T>
 int sweep(const SweepArgs& args) {
+  const ProblemInput& in = args.input;
+  io::check_outputs({{"--table", args.table, false}}, {in.cost, in.x, in.y, in.a, in.b});
   const std::vector<double> grid = epsilon_grid(args);
   Problem<T> problem = read_problem<T>(args.input, grid.back());
   for (double e : grid) {  // every epsilon must make a valid problem
@@ -231,6 +233,7 @@ int sweep(const SweepArgs& args) {
 // to the grid and marked by epsilon_over_sqrt_d = 1.
 template <typename T>
 int attention_sweep(const SweepArgs& args) {
+  io::check_outputs({{"--table", args.table, false}}, {args.q, args.k, args.v});
   const Matrix<T> q = to_precision<T>(args.q, io::read_matrix(args.q));
   const Matrix<T> k = to_precision<T>(args.k, io::read_matrix(args.k));
   if (q.cols() != k.cols()) {

@@ -304,15 +304,28 @@ Writes& writes() {
   return *all;
 }
 
-// Writes through `write` into a temporary file in the same folder, flushes it to the disk, then
-// renames it over `path`, so that `path` holds either its old content or the whole new one.
-// The new file gets the mode of the file it replaces, or 0666 less the umask, as any program's
-// output would. A symbolic link at `path` is followed: the file it points to is replaced and
-// the link stays. (A file with other hard links is replaced by a new file: those other names
+void forget(const std::string& temporary) {
+  Writes& all = writes();
+  std::lock_guard<std::mutex> guard(all.lock);
+  const auto found = std::find(all.partial.begin(), all.partial.end(), temporary);
+  if (found != all.partial.end()) all.partial.erase(found);
+}
+
+void discard(const OutputBatch::Staged& staged) {
+  std::remove(staged.temporary.c_str());
+  forget(staged.temporary);
+}
+
+// Writes through `write` into a temporary file in the same folder and flushes it to the disk;
+// publish() then renames it over `path`, so that `path` holds either its old content or the
+// whole new one. The new file gets the mode of the file it replaces, or 0666 less the umask, as any
+// program's output would. A symbolic link at `path` is followed: the file it points to is replaced
+// and the link stays. (A file with other hard links is replaced by a new file: those other names
 // keep the old content.) The temporary is named .eot-partial-XXXXXX: a crash (SIGKILL, power
 // loss) can leave one behind, never a truncated file under the output's name.
 template <typename Write>
-void write_atomically(const std::string& requested, Write&& write) {
+OutputBatch::Staged stage(const std::string& requested, Write&& write) {
+  auto refuse = [&](const std::string& why) { throw OutputError(requested + ": " + why); };
   std::error_code error_code;
   const std::filesystem::path link(requested);
   const std::string path =
@@ -328,30 +341,44 @@ void write_atomically(const std::string& requested, Write&& write) {
   int fd = -1;
   {
     std::lock_guard<std::mutex> guard(all.lock);
-    if (all.cancelled) fail(requested, "not written: the program is stopping");
+    if (all.cancelled) refuse("not written: the program is stopping");
     fd = mkstemp(temporary.data());
     if (fd >= 0) all.partial.push_back(temporary);
   }
-  if (fd < 0) fail(requested, std::string("cannot create a file there: ") + std::strerror(errno));
-  auto forget = [&] {
-    std::lock_guard<std::mutex> guard(all.lock);
-    all.partial.erase(std::find(all.partial.begin(), all.partial.end(), temporary));
-  };
+  if (fd < 0) refuse(std::string("cannot create a file there: ") + std::strerror(errno));
   fchmod(fd, mode);
   FILE* out = fdopen(fd, "wb");
   int error = out != nullptr && write(out) ? 0 : errno ? errno : EIO;
   if (error == 0 && (std::fflush(out) != 0 || fsync(fd) != 0)) error = errno;
   const bool closed = out != nullptr ? std::fclose(out) == 0 : close(fd) == 0;
   if (!closed && error == 0) error = errno;
+  OutputBatch::Staged staged{temporary, path, requested};
+  if (error != 0) {
+    discard(staged);
+    refuse(std::string("cannot write: ") + std::strerror(error));
+  }
+  return staged;
+}
+
+// Renames a staged output over its destination, unless writes were cancelled, and syncs the
+// folder (the rename reaches the disk with it).
+void publish(const OutputBatch::Staged& staged) {
+  Writes& all = writes();
+  int error = 0;
   {
     std::lock_guard<std::mutex> guard(all.lock);
-    if (error == 0 && all.cancelled) error = ECANCELED;
-    if (error == 0 && std::rename(temporary.c_str(), path.c_str()) != 0) error = errno;
-    if (error != 0) std::remove(temporary.c_str());
+    if (all.cancelled) error = ECANCELED;
+    if (error == 0 && std::rename(staged.temporary.c_str(), staged.path.c_str()) != 0)
+      error = errno;
   }
-  forget();
-  if (error != 0) fail(requested, std::string("cannot write: ") + std::strerror(error));
-  // The rename itself reaches the disk with the folder.
+  if (error != 0) {
+    discard(staged);
+    throw OutputError(staged.requested + ": " +
+                      (error == ECANCELED ? std::string("not written: the program is stopping")
+                                          : "cannot write: " + std::string(std::strerror(error))));
+  }
+  forget(staged.temporary);
+  const std::filesystem::path folder = std::filesystem::path(staged.path).parent_path();
   const int dir = open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
   if (dir >= 0) {
     fsync(dir);
@@ -359,11 +386,19 @@ void write_atomically(const std::string& requested, Write&& write) {
   }
 }
 
-void write_array(const std::string& path, const double* data, Index rows, Index cols, bool vector) {
+// A matrix or vector file staged at `path`, in the format its extension names.
+OutputBatch::Staged stage_array(const std::string& path, const double* data, Index rows, Index cols,
+                                bool vector) {
   const Format format = format_of(path);
-  write_atomically(path, [&](FILE* out) {
+  return stage(path, [&](FILE* out) {
     return format == Format::Npy ? write_npy(out, data, rows, cols, vector)
                                  : write_text(out, data, rows, cols);
+  });
+}
+
+OutputBatch::Staged stage_text(const std::string& path, const std::string& text) {
+  return stage(path, [&](FILE* out) {
+    return std::fwrite(text.data(), 1, text.size(), out) == text.size();
   });
 }
 
@@ -401,14 +436,95 @@ Vector<double> read_vector(const std::string& path) {
   return Eigen::Map<const Vector<double>>(matrix.data(), matrix.size());
 }
 
-void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix) {
+void OutputBatch::write_matrix(const std::string& path,
+                               const Eigen::Ref<const Matrix<double>>& matrix) {
   const Matrix<double> contiguous = matrix;  // a Ref may have an outer stride
-  write_array(path, contiguous.data(), contiguous.rows(), contiguous.cols(), false);
+  staged_.push_back(
+      stage_array(path, contiguous.data(), contiguous.rows(), contiguous.cols(), false));
+}
+
+void OutputBatch::write_vector(const std::string& path,
+                               const Eigen::Ref<const Vector<double>>& vector) {
+  const Vector<double> contiguous = vector;
+  staged_.push_back(stage_array(path, contiguous.data(), contiguous.size(), 1, true));
+}
+
+void OutputBatch::write_text(const std::string& path, const std::string& text) {
+  staged_.push_back(stage_text(path, text));
+}
+
+void OutputBatch::commit() {
+  std::vector<Staged> staged;
+  staged.swap(staged_);
+  for (std::size_t k = 0; k < staged.size(); ++k) {
+    try {
+      publish(staged[k]);
+    } catch (...) {
+      for (std::size_t rest = k + 1; rest < staged.size(); ++rest) discard(staged[rest]);
+      throw;
+    }
+  }
+}
+
+OutputBatch::~OutputBatch() {
+  for (const Staged& staged : staged_) discard(staged);
+}
+
+void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix) {
+  OutputBatch batch;
+  batch.write_matrix(path, matrix);
+  batch.commit();
 }
 
 void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector) {
-  const Vector<double> contiguous = vector;
-  write_array(path, contiguous.data(), contiguous.size(), 1, true);
+  OutputBatch batch;
+  batch.write_vector(path, vector);
+  batch.commit();
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  OutputBatch batch;
+  batch.write_text(path, text);
+  batch.commit();
+}
+
+void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  auto same_file = [](const std::string& a, const std::string& b) {
+    std::error_code error;
+    return a == b || (fs::exists(a, error) && fs::exists(b, error) && fs::equivalent(a, b, error));
+  };
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const OutputPath& o = outputs[k];
+    if (o.path.empty()) continue;
+    const std::string name = o.option + ": " + o.path;
+    if (o.array) {
+      try {
+        format_of(o.path);
+      } catch (const IoError&) {
+        throw InvalidArgument(name +
+                              ": unknown file type; expected a name ending in .csv, .txt "
+                              "or .npy");
+      }
+    }
+    const fs::path folder = fs::path(o.path).parent_path();
+    std::error_code error;
+    if (!folder.empty() && !fs::is_directory(folder, error))
+      throw InvalidArgument(name + ": the folder " + folder.string() + " does not exist");
+    if (access(folder.empty() ? "." : folder.c_str(), W_OK) != 0)
+      throw InvalidArgument(name + ": cannot write in " + (folder.empty() ? "." : folder.string()) +
+                            ": " + std::strerror(errno));
+    if (fs::is_directory(o.path, error)) throw InvalidArgument(name + ": is a folder");
+    for (std::size_t other = 0; other < k; ++other) {
+      if (!outputs[other].path.empty() && same_file(outputs[other].path, o.path))
+        throw InvalidArgument(outputs[other].option + " and " + o.option +
+                              " name the same file: " + o.path);
+    }
+    for (const std::string& input : inputs) {
+      if (!input.empty() && same_file(input, o.path))
+        throw InvalidArgument(name + ": is also an input; write the output elsewhere");
+    }
+  }
 }
 
 void cancel_writes() {
@@ -416,12 +532,6 @@ void cancel_writes() {
   std::lock_guard<std::mutex> guard(all.lock);
   all.cancelled = true;
   for (const std::string& temporary : all.partial) std::remove(temporary.c_str());
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  write_atomically(path, [&](FILE* out) {
-    return std::fwrite(text.data(), 1, text.size(), out) == text.size();
-  });
 }
 
 }  // namespace eot::io

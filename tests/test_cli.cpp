@@ -238,7 +238,7 @@ TEST_CASE("cli: a failing run never damages an existing output file") {
   const Run unwritable = box.run(kSmallArgs + " --plan no/such/folder/plan.csv");
   CHECK(unwritable.exit == 2);
   CHECK(contains(unwritable.err,
-                 "no/such/folder/plan.csv: cannot create a file there: No such file or directory"));
+                 "eot: --plan: no/such/folder/plan.csv: the folder no/such/folder does not exist"));
   // Only the files this test made are in the folder: no temporaries left behind.
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(box.dir)) {
@@ -635,4 +635,28 @@ TEST_CASE("cli: every phase stops within a second of SIGINT or SIGTERM, with not
         CHECK(!contains(entry.path().filename().string(), "eot-partial"));
     }
   }
+}
+
+TEST_CASE("cli: every output is checked before any work; stdout that fails is exit 4") {
+  Sandbox box;
+  const std::string kept = box.write("ok.csv", "an existing file\n");
+  for (const auto& c : std::vector<std::pair<std::string, std::string>>{
+           {"--plan ok.csv --potentials nodir/p.csv",
+            "eot: --potentials: nodir/p.csv: the folder nodir does not exist"},
+           {"--potentials pot.bad",
+            "eot: --potentials: pot.bad: unknown file type; expected a name ending in .csv"},
+           {"--plan same.csv --potentials same.csv",
+            "eot: --plan and --potentials name the same file: same.csv"},
+           {"--plan " + kSmall + "cost.csv", "cost.csv: is also an input; write the output"}}) {
+    const std::string &outputs = c.first, &message = c.second;
+    CAPTURE(outputs);
+    const Run r = box.run(kSmallArgs + " " + outputs);
+    CHECK(r.exit == 2);
+    CHECK(contains(r.err, message));
+    CHECK(slurp(kept) == "an existing file\n");
+    CHECK(!std::filesystem::exists(box.file("same.csv")));
+  }
+  box.run(kSmallArgs + " --json 2> err.txt > /dev/full; echo $? > code.txt; true");
+  CHECK(slurp(box.dir / "code.txt") == "4\n");
+  CHECK(contains(slurp(box.dir / "err.txt"), "eot: cannot write the standard output"));
 }

@@ -174,7 +174,36 @@ TEST_CASE("a file too large for memory is refused before it is read, pointing to
     std::filesystem::resize_file(file, 4 * eot::available_memory());
     const std::string message = read_error(file.string());
     CHECK(contains(message, std::string(name) + ": reading it takes about "));
-    CHECK(contains(message, "GB of memory is available; for costs between points, pass the "
-                            "points (--x, --y)"));
+    CHECK(contains(message,
+                   "GB of memory is available; for costs between points, pass the "
+                   "points (--x, --y)"));
   }
+}
+
+TEST_CASE("a batch of outputs lands whole or not at all") {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("eot-batch-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string first = (dir / "a.csv").string(), second = (dir / "b.npy").string();
+  { std::ofstream(first) << "old\n"; }
+  {
+    eot::io::OutputBatch batch;
+    batch.write_matrix(first, MatrixD::Ones(2, 2));
+    CHECK_THROWS_AS(batch.write_vector((dir / "no" / "c.csv").string(), VectorXd::Ones(3)),
+                    eot::OutputError);
+  }  // never committed: the first destination keeps its content, no temporary is left
+  std::ifstream kept(first);
+  std::string line;
+  std::getline(kept, line);
+  CHECK(line == "old");
+  eot::io::OutputBatch batch;
+  batch.write_matrix(first, MatrixD::Ones(2, 2));
+  batch.write_vector(second, VectorXd::Ones(3));
+  CHECK(!std::filesystem::exists(second));  // staged, not yet in place
+  batch.commit();
+  CHECK(eot::io::read_matrix(first) == MatrixD::Ones(2, 2));
+  CHECK(eot::io::read_vector(second) == VectorXd::Ones(3));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir),
+                      std::filesystem::directory_iterator()) == 2);  // no temporary left
+  std::filesystem::remove_all(dir);
 }

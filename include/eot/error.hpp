@@ -18,4 +18,10 @@ class IoError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// An output cannot be written (a full disk, an I/O error, a closed stream): the input was fine.
+class OutputError : public IoError {
+ public:
+  using IoError::IoError;
+};
+
 }  // namespace eot

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "eot/types.hpp"
 
@@ -22,11 +23,45 @@ Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit =
 Vector<double> read_vector(const std::string& path);
 
 // Both are written to a temporary file in the same folder, then renamed over `path`: a failure
-// never leaves a partial file nor damages an existing one. Throws IoError.
+// never leaves a partial file nor damages an existing one. Throws OutputError.
 void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
 void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
 // Any text (e.g. a CSV table with a header), written the same atomic way.
 void write_text(const std::string& path, const std::string& text);
+
+// Several outputs that land together or not at all: each write_* writes its temporary at once;
+// commit() then replaces the destinations (after a failure, the ones already replaced stay).
+// Destroyed without commit(), the temporaries are removed and no destination is touched.
+class OutputBatch {
+ public:
+  OutputBatch() = default;
+  OutputBatch(const OutputBatch&) = delete;
+  OutputBatch& operator=(const OutputBatch&) = delete;
+  ~OutputBatch();
+  void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
+  void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
+  void write_text(const std::string& path, const std::string& text);
+  // Throws OutputError naming the file that could not be replaced.
+  void commit();
+
+  struct Staged {
+    std::string temporary, path, requested;
+  };
+
+ private:
+  std::vector<Staged> staged_;
+};
+
+// What a command will write, named by its option (e.g. "--plan"); `array`: a matrix or
+// vector file, whose name must end in .csv, .txt or .npy.
+struct OutputPath {
+  std::string option, path;
+  bool array = true;
+};
+// Checks, before any work, that the outputs can be written: a known extension, an existing
+// folder, no two outputs the same file, no output that is also one of `inputs`. Throws
+// InvalidArgument naming the option and the file. Empty paths are skipped.
+void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std::string>& inputs);
 
 // Stops every write of this process for good: the temporaries of writes under way are removed,
 // and no write (under way or later) replaces its destination; they throw IoError instead. For
