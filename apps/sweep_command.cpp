@@ -162,6 +162,17 @@ int sweep(const SweepArgs& args) {
     }
     results[k] = solve(problem, options);
     throw_if_interrupted();
+    if (!results[k].converged() && options.initial_f.size() != 0) {
+      // A warm start must never do worse than a cold one: from potentials far from this
+      // epsilon's (a large step in the grid) the iterations can stall.
+      SolverOptions cold = options;
+      cold.initial_f.resize(0);
+      cold.initial_g.resize(0);
+      Result fresh = solve(problem, cold);
+      throw_if_interrupted();
+      if (fresh.converged() || fresh.marginal_error < results[k].marginal_error)
+        results[k] = std::move(fresh);
+    }
     if (results[k].f.allFinite() && results[k].g.allFinite()) {
       options.initial_f = results[k].f;
       options.initial_g = results[k].g;

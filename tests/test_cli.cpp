@@ -660,3 +660,14 @@ TEST_CASE("cli: every output is checked before any work; stdout that fails is ex
   CHECK(slurp(box.dir / "code.txt") == "4\n");
   CHECK(contains(slurp(box.dir / "err.txt"), "eot: cannot write the standard output"));
 }
+
+TEST_CASE("cli: a warm start never leaves the sweep worse than a cold solve") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  const Run r =
+      box.run("sweep --x " + ex + "x.csv --y " + ex + "y.csv --epsilons 0.1,1e300 --json");
+  CHECK(r.exit == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["rows"][0]["epsilon"] == 0.1);
+  CHECK(j["rows"][0]["status"] == "converged");
+}
