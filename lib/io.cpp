@@ -56,6 +56,38 @@ std::vector<std::string> split_fields(const std::string& path, const std::string
   return fields;
 }
 
+// The field as a message may quote it: bytes outside printable ASCII (control characters,
+// anything not text) as \xNN.
+std::string printable(const std::string& field) {
+  std::string out;
+  for (unsigned char c : field) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+    } else {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02X", c);
+      out += escaped;
+    }
+  }
+  return out;
+}
+
+// The next line, ended by \n, \r\n or a lone \r (old Mac files); false at the end.
+bool next_line(std::istream& in, std::string& line) {
+  line.clear();
+  bool any = false;
+  for (int c; (c = in.get()) != EOF;) {
+    any = true;
+    if (c == '\n') return true;
+    if (c == '\r') {
+      if (in.peek() == '\n') in.get();
+      return true;
+    }
+    line += char(c);
+  }
+  return any;
+}
+
 double parse_number(const std::string& path, const std::string& field, std::size_t line,
                     std::size_t column) {
   errno = 0;
@@ -63,11 +95,11 @@ double parse_number(const std::string& path, const std::string& field, std::size
   const double value = std::strtod(field.c_str(), &end);
   if (end != field.c_str() + field.size()) {
     fail(path, "line " + std::to_string(line) + ", column " + std::to_string(column) +
-                   ": expected a number, got '" + field + "'");
+                   ": expected a number, got '" + printable(field) + "'");
   }
   if (errno == ERANGE && std::abs(value) > 1) {
     fail(path, "line " + std::to_string(line) + ", column " + std::to_string(column) + ": '" +
-                   field + "' overflows a double");
+                   printable(field) + "' overflows a double");
   }
   return value;
 }
@@ -80,8 +112,9 @@ double parse_number(const std::string& path, const std::string& field, std::size
 Matrix<double> detail::parse_text(const std::string& path, std::istream& in) {
   std::vector<double> values;
   std::size_t cols = 0, rows = 0, first_row_line = 0, line_number = 0;
-  for (std::string line; std::getline(in, line);) {
+  for (std::string line; next_line(in, line);) {
     ++line_number;
+    if (line_number == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // BOM
     const std::size_t start = line.find_first_not_of(" \t\r");
     if (start == std::string::npos || line[start] == '#') continue;
     const std::vector<std::string> fields = split_fields(path, line, line_number);

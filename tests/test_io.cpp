@@ -42,6 +42,14 @@ TEST_CASE("text matrices: separators, comments, infinities") {
   CHECK(m(2, 2) == -eot::kInf);
   CHECK(eot::io::read_vector(tmp.write("row.csv", "1 2 3\n")).size() == 3);
   CHECK(eot::io::read_vector(tmp.write("col.csv", "1\n2\n")).size() == 2);
+  // Old Mac line ends (a lone CR), Windows ones, and a UTF-8 byte order mark.
+  const MatrixD cr = eot::io::read_matrix(tmp.write("cr.csv", "1,2,3\r4,5,6\r"));
+  CHECK(cr.rows() == 2);
+  CHECK(cr(1, 0) == 4);
+  CHECK(eot::io::read_matrix(tmp.write("crlf.csv", "1,2\r\n3,4\r\n")).rows() == 2);
+  CHECK(eot::io::read_matrix(tmp.write("bom.csv",
+                                       "\xEF\xBB\xBF"
+                                       "1,2\n3,4\n"))(0, 0) == 1);
 }
 
 TEST_CASE("writing round-trips every double exactly, atomically") {
@@ -67,6 +75,8 @@ TEST_CASE("malformed text files are refused with the place named") {
   const std::string dir = tmp.path.string() + "/";
   CHECK(read_error(tmp.write("a.csv", "1 2\n3 4\n5 abc\n")) ==
         dir + "a.csv: line 3, column 2: expected a number, got 'abc'");
+  CHECK(read_error(tmp.write("ctl.csv", "1 2\n3 a\x1b[2J\xff\n")) ==
+        dir + "ctl.csv: line 2, column 2: expected a number, got 'a\\x1B[2J\\xFF'");
   CHECK(read_error(tmp.write("b.csv", "1 2\n3\n")) ==
         dir + "b.csv: line 2 has 1 values but line 1 has 2");
   CHECK(read_error(tmp.write("c.csv", "")) ==
