@@ -1,5 +1,6 @@
 #include "interrupt.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "eot/io.hpp"
@@ -17,20 +19,28 @@ namespace {
 
 std::atomic<bool> interrupted{false};
 std::atomic<bool> reported{false};
-volatile std::sig_atomic_t received = 0;
-int wake[2] = {-1, -1};  // the handler writes the signal's number; the watchdog reads it
+std::atomic<int> received{0};  // the first signal
+int wake[2] = {-1, -1};        // the handler writes the signal's number; the watchdog reads it
 
 // How long the command may take to stop by itself (a solve stops within a block of rows)
 // before the watchdog ends the process.
 constexpr auto kGrace = std::chrono::milliseconds(500);
 
-static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set from a signal handler");
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free,
+              "the flags are set from a signal handler");
 
 extern "C" void on_signal(int signal) {
-  received = signal;
-  interrupted.store(true, std::memory_order_relaxed);
+  // The next SIGINT or SIGTERM, whichever, takes the default action: it ends the process.
+  struct sigaction fallback = {};
+  fallback.sa_handler = SIG_DFL;
+  sigemptyset(&fallback.sa_mask);
+  sigaction(SIGINT, &fallback, nullptr);
+  sigaction(SIGTERM, &fallback, nullptr);
+  int none = 0;
+  received.compare_exchange_strong(none, signal);
+  interrupted.store(true, std::memory_order_release);
   const unsigned char byte = static_cast<unsigned char>(signal);
-  if (write(wake[1], &byte, 1) < 0) {
+  if (wake[1] >= 0 && write(wake[1], &byte, 1) < 0) {
     // Nothing to do: the flag alone still stops the solver's passes.
   }
 }
@@ -49,8 +59,13 @@ void watchdog() {
   }
   io::cancel_writes();
   std::this_thread::sleep_for(kGrace);
-  report_interrupt(signal);
-  std::fflush(stdout);
+  // write(2), not stdio: the main thread may hold a stream's lock, blocked on a full pipe.
+  if (!reported.exchange(true)) {
+    const std::string line = "\neot: " + message(signal) + "\n";
+    if (write(STDERR_FILENO, line.data(), line.size()) < 0) {
+      // Nothing more to do: the exit code says it.
+    }
+  }
   _exit(128 + signal);
 }
 
@@ -59,11 +74,15 @@ void watchdog() {
 Interrupted::Interrupted(int signal) : std::runtime_error(message(signal)), signal(signal) {}
 
 void install_interrupt_handlers() {
-  if (pipe(wake) != 0) return;  // the flag alone: solves still stop
-  std::thread(watchdog).detach();
+  // Without the pipe, the flag alone: solves still stop, other phases run to their end.
+  if (pipe2(wake, O_CLOEXEC) == 0) {
+    try {
+      std::thread(watchdog).detach();
+    } catch (const std::system_error&) {
+    }
+  }
   struct sigaction action = {};
   action.sa_handler = on_signal;
-  action.sa_flags = SA_RESETHAND;  // the second signal takes the default action
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
@@ -74,11 +93,11 @@ const std::atomic<bool>* interrupt_flag() {
 }
 
 void throw_if_interrupted() {
-  if (interrupted.load(std::memory_order_relaxed)) throw Interrupted(received);
+  if (interrupted.load(std::memory_order_acquire)) throw Interrupted(received.load());
 }
 
 int interrupt_signal() {
-  return interrupted.load(std::memory_order_relaxed) ? int(received) : 0;
+  return interrupted.load(std::memory_order_acquire) ? received.load() : 0;
 }
 
 void report_interrupt(int signal) {

@@ -34,58 +34,58 @@ struct SweepArgs {
   bool json = false, quiet = false;
 };
 
-// Draws the table with tools/plot_sweep.py (matplotlib), found in the source tree or where
-// `cmake --install` put it, or at $EOT_PLOT_SCRIPT.
-void plot(const std::string& csv, const std::string& out) {
-  std::string script;
-  const char* from_env = std::getenv("EOT_PLOT_SCRIPT");
-  for (const std::string& candidate :
-       {std::string(from_env ? from_env : ""), std::string(EOT_PLOT_SCRIPT),
-        std::string(EOT_INSTALLED_PLOT_SCRIPT)}) {
-    if (!candidate.empty() && access(candidate.c_str(), R_OK) == 0) {
-      script = candidate;
-      break;
+// The table (CSV) and the figure drawn from it with tools/plot_sweep.py (matplotlib, found in
+// the source tree, where `cmake --install` put it, or at $EOT_PLOT_SCRIPT), written together.
+void write_outputs(const std::string& csv, const SweepArgs& args) {
+  io::OutputBatch outputs;
+  if (!args.table.empty()) outputs.write_text(args.table, csv);
+  if (!args.plot.empty()) {
+    std::string script;
+    const char* from_env = std::getenv("EOT_PLOT_SCRIPT");
+    for (const std::string& candidate :
+         {std::string(from_env ? from_env : ""), std::string(EOT_PLOT_SCRIPT),
+          std::string(EOT_INSTALLED_PLOT_SCRIPT)}) {
+      if (!candidate.empty() && access(candidate.c_str(), R_OK) == 0) {
+        script = candidate;
+        break;
+      }
+    }
+    if (script.empty())
+      throw std::runtime_error("--plot: tools/plot_sweep.py not found; set EOT_PLOT_SCRIPT");
+    char table[] = "/tmp/eot-sweep-XXXXXX.csv";
+    const int fd = mkstemps(table, 4);
+    if (fd < 0) throw OutputError("--plot: cannot create a temporary table in /tmp");
+    close(fd);
+    struct Remove {
+      const char* path;
+      ~Remove() { std::remove(path); }
+    } remove_table{table};
+    io::write_text(table, csv);
+    // Debian's Python, where python3-matplotlib installs (not whatever python3 is first on
+    // PATH), run with an argument vector: no file name ever reaches a shell.
+    const char* python = "/usr/bin/python3";
+    try {
+      outputs.write_with(args.plot, [&](const std::string& figure) {
+        std::vector<std::string> words = {python, script, table, figure};
+        std::vector<char*> argv;
+        for (std::string& word : words) argv.push_back(word.data());
+        argv.push_back(nullptr);
+        pid_t child = 0;
+        int status = -1;
+        if (posix_spawn(&child, python, nullptr, nullptr, argv.data(), environ) == 0) {
+          while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+          }
+        }
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      });
+    } catch (const OutputError&) {
+      throw OutputError("--plot: " + std::string(python) + " " + script +
+                        " could not draw the figure (it needs python3 with matplotlib: "
+                        "apt-get install python3-matplotlib)");
     }
   }
-  if (script.empty())
-    throw std::runtime_error("--plot: tools/plot_sweep.py not found; set EOT_PLOT_SCRIPT");
-  char table[] = "/tmp/eot-sweep-XXXXXX.csv";
-  const int fd = mkstemps(table, 4);
-  if (fd < 0) throw std::runtime_error("--plot: cannot create a temporary table");
-  close(fd);
-  io::write_text(table, csv);
-  // The figure goes to a temporary beside its destination, renamed over it once complete.
-  const std::filesystem::path destination(out);
-  const std::string extension = destination.extension().string();
-  const std::string partial =
-      (destination.parent_path() / ("." + destination.filename().string() + ".eot-partial-" +
-                                    std::to_string(getpid()) + extension))
-          .string();
-  // Debian's Python, where python3-matplotlib installs (not whatever python3 is first on PATH),
-  // run with an argument vector: no file name ever reaches a shell.
-  const char* python = "/usr/bin/python3";
-  std::vector<std::string> args = {python, script, table, partial};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t child = 0;
-  int status = -1;
-  if (posix_spawn(&child, python, nullptr, nullptr, argv.data(), environ) == 0) {
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  std::remove(table);
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    std::remove(partial.c_str());
-    throw std::runtime_error(std::string("--plot: ") + python + " " + script +
-                             " could not draw the figure (it needs python3 with matplotlib: "
-                             "apt-get install python3-matplotlib)");
-  }
-  if (std::rename(partial.c_str(), out.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(partial.c_str());
-    throw std::runtime_error("--plot: cannot write " + out + ": " + reason);
-  }
+  throw_if_interrupted();
+  outputs.commit();
 }
 
 void check_plot_name(const std::string& out) {
@@ -140,7 +140,8 @@ std::vector<double> epsilon_grid(const SweepArgs& args) {
 template <typename T>
 int sweep(const SweepArgs& args) {
   const ProblemInput& in = args.input;
-  io::check_outputs({{"--table", args.table, false}}, {in.cost, in.x, in.y, in.a, in.b});
+  io::check_outputs({{"--table", args.table, false}, {"--plot", args.plot, false}},
+                    {in.cost, in.x, in.y, in.a, in.b});
   const std::vector<double> grid = epsilon_grid(args);
   Problem<T> problem = read_problem<T>(args.input, grid.back());
   for (double e : grid) {  // every epsilon must make a valid problem
@@ -209,8 +210,7 @@ int sweep(const SweepArgs& args) {
     }
     csv += "\n";
   }
-  if (!args.table.empty()) io::write_text(args.table, csv);
-  if (!args.plot.empty()) plot(csv, args.plot);
+  write_outputs(csv, args);
 
   if (args.json) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
@@ -244,7 +244,8 @@ int sweep(const SweepArgs& args) {
 // to the grid and marked by epsilon_over_sqrt_d = 1.
 template <typename T>
 int attention_sweep(const SweepArgs& args) {
-  io::check_outputs({{"--table", args.table, false}}, {args.q, args.k, args.v});
+  io::check_outputs({{"--table", args.table, false}, {"--plot", args.plot, false}},
+                    {args.q, args.k, args.v});
   const Matrix<T> q = to_precision<T>(args.q, io::read_matrix(args.q));
   const Matrix<T> k = to_precision<T>(args.k, io::read_matrix(args.k));
   if (q.cols() != k.cols()) {
@@ -294,8 +295,7 @@ int attention_sweep(const SweepArgs& args) {
     if (!args.v.empty()) row["output_change"] = change;
     rows.push_back(row);
   }
-  if (!args.table.empty()) io::write_text(args.table, csv);
-  if (!args.plot.empty()) plot(csv, args.plot);
+  write_outputs(csv, args);
   if (args.json) {
     nlohmann::ordered_json j = {{"n", q.rows()},    {"m", k.rows()}, {"d", q.cols()},
                                 {"sqrt_d", sqrt_d}, {"rows", rows},  {"version", kVersion}};

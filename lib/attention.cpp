@@ -420,8 +420,6 @@ Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v
   return g;
 }
 
-namespace {}  // namespace
-
 template <typename T>
 Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                               const Matrix<T>& grad_output, Index batch_heads, double epsilon,

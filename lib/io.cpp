@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <vector>
@@ -356,8 +357,11 @@ void discard(const OutputBatch::Staged& staged) {
 // and the link stays. (A file with other hard links is replaced by a new file: those other names
 // keep the old content.) The temporary is named .eot-partial-XXXXXX: a crash (SIGKILL, power
 // loss) can leave one behind, never a truncated file under the output's name.
+// Writes through `write(FILE*)`, or, when `produce` is given, lets it write the temporary by
+// its name (whose extension is the destination's).
 template <typename Write>
-OutputBatch::Staged stage(const std::string& requested, Write&& write) {
+OutputBatch::Staged stage(const std::string& requested, Write&& write,
+                          const std::function<bool(const std::string&)>& produce = {}) {
   auto refuse = [&](const std::string& why) { throw OutputError(requested + ": " + why); };
   std::error_code error_code;
   const std::filesystem::path link(requested);
@@ -366,20 +370,31 @@ OutputBatch::Staged stage(const std::string& requested, Write&& write) {
           ? std::filesystem::canonical(link, error_code).string()
           : requested;
   const std::filesystem::path folder = std::filesystem::path(path).parent_path();
-  std::string temporary = ((folder.empty() ? "." : folder.string()) + "/.eot-partial-XXXXXX");
+  const std::string suffix = produce ? std::filesystem::path(path).extension().string() : "";
+  std::string temporary =
+      (folder.empty() ? "." : folder.string()) + "/.eot-partial-XXXXXX" + suffix;
   struct stat existing;
   const mode_t mode =
-      stat(path.c_str(), &existing) == 0 ? existing.st_mode & 07777 : 0666 & ~current_umask();
+      stat(path.c_str(), &existing) == 0 ? existing.st_mode & 0777 : 0666 & ~current_umask();
   Writes& all = writes();
   int fd = -1;
   {
     std::lock_guard<std::mutex> guard(all.lock);
     if (all.cancelled) refuse("not written: the program is stopping");
-    fd = mkstemp(temporary.data());
+    fd = mkstemps(temporary.data(), int(suffix.size()));
     if (fd >= 0) all.partial.push_back(temporary);
   }
   if (fd < 0) refuse(std::string("cannot create a file there: ") + std::strerror(errno));
   fchmod(fd, mode);
+  if (produce) {
+    close(fd);
+    OutputBatch::Staged staged{temporary, path, requested};
+    if (!produce(temporary)) {
+      discard(staged);
+      refuse("could not be written");
+    }
+    return staged;
+  }
   FILE* out = fdopen(fd, "wb");
   int error = out != nullptr && write(out) ? 0 : errno ? errno : EIO;
   if (error == 0 && (std::fflush(out) != 0 || fsync(fd) != 0)) error = errno;
@@ -486,6 +501,12 @@ void OutputBatch::write_text(const std::string& path, const std::string& text) {
   staged_.push_back(stage_text(path, text));
 }
 
+void OutputBatch::write_with(const std::string& path,
+                             const std::function<bool(const std::string&)>& produce) {
+  staged_.push_back(stage(
+      path, [](FILE*) { return false; }, produce));
+}
+
 void OutputBatch::commit() {
   std::vector<Staged> staged;
   staged.swap(staged_);
@@ -525,7 +546,8 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
   namespace fs = std::filesystem;
   auto same_file = [](const std::string& a, const std::string& b) {
     std::error_code error;
-    return a == b || (fs::exists(a, error) && fs::exists(b, error) && fs::equivalent(a, b, error));
+    if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);
+    return fs::weakly_canonical(a, error) == fs::weakly_canonical(b, error);  // a.csv, ./a.csv
   };
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     const OutputPath& o = outputs[k];

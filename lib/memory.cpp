@@ -39,8 +39,18 @@ std::uint64_t available_memory() {
     if (pages > 0 && page > 0) available = std::uint64_t(pages) * std::uint64_t(page);
   }
   if (const std::uint64_t max = cgroup_value("/sys/fs/cgroup/memory.max"); max > 0) {
-    const std::uint64_t current = cgroup_value("/sys/fs/cgroup/memory.current");
-    const std::uint64_t room = max > current ? max - current : 0;
+    // In use: memory.current less the page cache the container can drop (inactive files).
+    std::uint64_t used = cgroup_value("/sys/fs/cgroup/memory.current");
+    std::ifstream stat("/sys/fs/cgroup/memory.stat");
+    for (std::string key; stat >> key;) {
+      std::uint64_t value = 0;
+      if (key == "inactive_file" && stat >> value) {
+        used -= std::min(used, value);
+        break;
+      }
+      stat.ignore(256, '\n');
+    }
+    const std::uint64_t room = max > used ? max - used : 1;  // full, yet known: not 0
     available = available > 0 ? std::min(available, room) : room;
   }
   return available;
@@ -92,10 +102,9 @@ std::string format_bytes(double bytes) {
   return text;
 }
 
-void require_dense_fits(Index rows, Index cols, std::size_t bytes_per_entry,
-                        const std::string& what, const std::string& advice, std::uint64_t limit,
-                        double in_use) {
-  const double needed = double(rows) * double(cols) * double(bytes_per_entry);
+void require_dense_fits(Index rows, Index cols, double bytes_per_entry, const std::string& what,
+                        const std::string& advice, std::uint64_t limit, double in_use) {
+  const double needed = double(rows) * double(cols) * bytes_per_entry;
   const double budget = memory_budget(limit);
   if (budget == 0 || in_use + needed <= budget) return;
   std::string room = format_bytes(std::max(0.0, budget - in_use));

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 #if defined(__x86_64__) || defined(__i386__)
@@ -60,9 +61,10 @@ void run_here(Index count, void (*task)(void*, Index), void* context) {
 
 class Pool {
  public:
+  // Never destroyed: a thread may still be in run() while the program exits.
   static Pool& instance() {
-    static Pool pool;
-    return pool;
+    static Pool* pool = new Pool;
+    return *pool;
   }
 
   // Runs the tasks with up to `helpers` workers, or inline if the pool is busy.
@@ -73,7 +75,7 @@ class Pool {
       run_here(count, task, context);
       return;
     }
-    grow(helpers);
+    helpers = grow(helpers);
     std::uint64_t generation;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -101,19 +103,18 @@ class Pool {
   };
 
   Pool() = default;
-  ~Pool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    for (std::thread& worker : workers_) worker.join();
-  }
 
-  void grow(int helpers) {
+  // Starts workers up to `helpers`; returns how many take part (fewer if the system refuses
+  // more threads: the job then runs with those).
+  int grow(int helpers) {
     while (int(workers_.size()) < helpers) {
-      workers_.emplace_back([this, seen = generation_] { loop(seen); });
+      try {
+        workers_.emplace_back([this, seen = generation_] { loop(seen); });
+      } catch (const std::system_error&) {
+        break;
+      }
     }
+    return std::min(helpers, int(workers_.size()));
   }
 
   // Claims and runs tasks of `generation` until none is left. A thread holding a job that has
@@ -121,7 +122,9 @@ class Pool {
   void work(std::uint64_t generation, const Job& job) {
     std::uint64_t ticket = ticket_.load(std::memory_order_acquire);
     for (;;) {
-      if ((ticket >> 32) != generation || Index(ticket & 0xffffffffu) >= job.count) return;
+      if (std::uint32_t(ticket >> 32) != std::uint32_t(generation) ||
+          Index(ticket & 0xffffffffu) >= job.count)
+        return;
       if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel)) continue;
       const Index k = Index(ticket & 0xffffffffu);
       try {
@@ -156,8 +159,7 @@ class Pool {
       Job job;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
+        wake_.wait(lock, [&] { return generation_ != seen; });
         seen = generation_;
         job = job_;
       }
@@ -170,11 +172,10 @@ class Pool {
   std::condition_variable wake_, finished_;
   std::vector<std::thread> workers_;  // touched only by the thread holding busy_
   std::atomic<bool> busy_{false};
-  // Guarded by mutex_: the current job and its generation, the first exception, stop.
+  // Guarded by mutex_: the current job and its generation, the first exception.
   std::uint64_t generation_ = 0;
   Job job_;
   std::exception_ptr error_;
-  bool stop_ = false;
   // The generation again, for the workers' spin; (generation << 32) | next task index; tasks
   // finished; workers that may still join the job.
   std::atomic<std::uint64_t> published_{0}, ticket_{0};

@@ -701,9 +701,10 @@ DomainChoice choose_domain(const Problem<T>& problem, const SolverOptions& optio
     return choice;
   }
   const Geometry<T>& geometry = *problem.geometry;
-  const double kernel = double(problem.n()) * double(problem.m()) * sizeof(T);
+  const double kernel = detail::KernelDomain<T>::bytes(problem.n(), problem.m());
   if (options.domain == Domain::Kernel) {
-    require_dense_fits(problem.n(), problem.m(), sizeof(T), "the kernel-domain solver's kernel",
+    require_dense_fits(problem.n(), problem.m(), kernel / (double(problem.n()) * problem.m()),
+                       "the kernel-domain solver's kernel",
                        "use the log domain (Domain::Log), or raise the memory limit",
                        options.memory_limit, geometry.bytes());
   } else {

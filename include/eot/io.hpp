@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ class OutputBatch {
   void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
   void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
   void write_text(const std::string& path, const std::string& text);
+  // A file another program writes: produce(temporary) writes the temporary (named with the
+  // destination's extension) and returns true, or false if it failed (OutputError).
+  void write_with(const std::string& path, const std::function<bool(const std::string&)>& produce);
   // Throws OutputError naming the file that could not be replaced.
   void commit();
 

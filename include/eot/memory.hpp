@@ -29,9 +29,8 @@ std::string format_bytes(double bytes);
 // Throws InvalidArgument when a rows x cols array of `bytes_per_entry` bytes does not fit
 // beside `in_use` bytes already held in memory_budget(limit):
 // "<what> (rows x cols) needs X GB but Y GB of memory is available; <advice>".
-void require_dense_fits(Index rows, Index cols, std::size_t bytes_per_entry,
-                        const std::string& what, const std::string& advice, std::uint64_t limit = 0,
-                        double in_use = 0);
+void require_dense_fits(Index rows, Index cols, double bytes_per_entry, const std::string& what,
+                        const std::string& advice, std::uint64_t limit = 0, double in_use = 0);
 
 // What to do instead of forming an n x m plan.
 inline constexpr const char* kPlanAdvice =

@@ -49,7 +49,7 @@ class KernelDomain {
         interrupt_(interrupt),
         n_(geometry.rows()),
         m_(geometry.cols()),
-        ld_((m_ * Index(sizeof(T)) + 63) / 64 * 64 / Index(sizeof(T))) {}
+        ld_(padded(m_)) {}
 
   // K at the potentials (f, g) and this epsilon: one exp per cost. False if an entry is not
   // finite (potentials far from consistent) or the pass was interrupted; the kernel is then
@@ -81,6 +81,13 @@ class KernelDomain {
 
   int absorptions() const { return absorptions_; }
 
+  // The memory K takes for an n x m problem: rows padded to a cache line and, from 2 MB on,
+  // the whole rounded up to 2 MB (allocate()).
+  static double bytes(Index n, Index m) {
+    const double size = double(n) * double(padded(m)) * sizeof(T);
+    return size < double(kHuge) ? size : std::ceil(size / double(kHuge)) * double(kHuge);
+  }
+
  private:
   bool lse(const Eigen::VectorXd& h, const Eigen::VectorXd& h_bar, const Eigen::VectorXd& has_h,
            const Eigen::VectorXd& log_w, const Eigen::VectorXd& bar, const Eigen::VectorXd& has_w,
@@ -100,19 +107,19 @@ class KernelDomain {
     return (out.array().isFinite() || (out.array() == -kInf && has_w.array() == 0)).all();
   }
 
-  // K's memory, once (the solver checked that it fits): aligned to 2 MB, so that every row
+  // K's memory, once (the solver checked that it fits): aligned to 2 MB (64 bytes when smaller),
+  // so that every row
   // starts on a cache line (m is rounded up to a multiple of 64 bytes: a vector load that
   // straddles two lines costs twice as much) and the system can back K with transparent huge
   // pages where it offers them on request (Linux's "madvise" mode), since first touching n m
   // values page by page costs more here than computing them (a 32 MB kernel: 8000 page
   // faults, about 60 ms on this VM).
   void allocate() {
-    constexpr std::size_t kHuge = std::size_t(1) << 21;
-    const std::size_t bytes = std::size_t(n_) * std::size_t(ld_) * sizeof(T);
-    void* memory = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+    const std::size_t size = std::size_t(bytes(n_, m_));
+    void* memory = std::aligned_alloc(size < kHuge ? 64 : kHuge, size);
     if (!memory) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    madvise(memory, bytes, MADV_HUGEPAGE);
+    madvise(memory, size, MADV_HUGEPAGE);
 #endif
     kernel_.reset(static_cast<T*>(memory));
   }
@@ -146,11 +153,17 @@ class KernelDomain {
     const Index count = (size + block - 1) / block;
     parallel_for(count, n_ * m_ >= kParallelMinimum ? threads_ : 1, [&](Index k) {
       if (interrupt_ && interrupt_->load(std::memory_order_relaxed)) return;
+      const FlushDenormals flush;
       visit(k * block, std::min(block, size - k * block));
     });
   }
 
   static constexpr Index kChunks = 8;
+  static constexpr std::size_t kHuge = std::size_t(1) << 21;
+  // Entries per row of K: m, rounded up to whole cache lines.
+  static Index padded(Index m) {
+    return (m * Index(sizeof(T)) + 63) / 64 * 64 / Index(sizeof(T));
+  }
   const Geometry<T>& geometry_;
   const Eigen::VectorXd log_a_, log_b_, has_a_, has_b_;
   const int threads_;

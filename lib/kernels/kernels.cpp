@@ -182,7 +182,9 @@ void lse_cols(const T* c, Index ld, Index ni, Index nj, const T* h, T s, double*
     for (Index r = 0; r < ni; ++r) sum_exp_into(added, c + r * ld + j0, h[r], s, shift, w);
     // The rescale apart: in one expression with the cast, Eigen would not vectorize the exp.
     const Chunk rescale = exp_or_zero(old_max - finite_max);
-    old_sum = old_sum * rescale + Eigen::Map<const Array<T>>(added, w).template cast<double>();
+    const Chunk new_sum =
+        old_sum * rescale + Eigen::Map<const Array<T>>(added, w).template cast<double>();
+    old_sum = new_sum;  // copies only into the caller's memory
     old_max = new_max;
   }
 }
