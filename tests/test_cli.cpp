@@ -56,6 +56,20 @@ struct Sandbox {
 
 const std::string kSmall = data_path("pot/balanced_small/");
 
+// Waits (up to 20 s) until process `pid` catches `signal` (its SigCgt mask in /proc).
+bool wait_until_handled(pid_t pid, int signal) {
+  for (int k = 0; k < 2000; ++k) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string key; status >> key;) {
+      std::string value;
+      status >> value;
+      if (key == "SigCgt:" && (std::stoull(value, nullptr, 16) >> (signal - 1) & 1)) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 eot::Problem<double> small_problem() {
   eot::Problem<double> p = dense_problem(eot::io::read_matrix(kSmall + "cost.csv"), 0.05);
   p.a = eot::io::read_vector(kSmall + "a.csv");
@@ -619,7 +633,9 @@ TEST_CASE("cli: every phase stops within a second of SIGINT or SIGTERM, with not
         execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
         _exit(98);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      // Once eot handles the signal (a slow start, under a sanitizer, takes longer), 200 ms in.
+      REQUIRE(wait_until_handled(child, SIGINT));
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
       const auto sent = std::chrono::steady_clock::now();
       kill(child, pair.first);
       int status = 0;
