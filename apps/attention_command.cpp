@@ -31,6 +31,7 @@ struct AttentionArgs {
         std::pair{"bias(", args.bias}, std::pair{"grad_output(", args.grad_output}}) {
     if (message.rfind(name, 0) == 0) bad_input(file + ": " + message);
   }
+  if (message.rfind("q and k:", 0) == 0) bad_input(args.q + " and " + args.k + message.substr(7));
   throw e;
 }
 
@@ -123,12 +124,22 @@ int attention(const AttentionArgs& args) {
 
   throw_if_interrupted();
   io::OutputBatch outputs;  // every output lands, or none does
-  outputs.write_matrix(args.out, out.template cast<double>());
-  if (!args.weights.empty()) outputs.write_matrix(args.weights, weights.template cast<double>());
+  // Never a non-finite value: what overflowed is refused, and nothing is written.
+  auto write = [&](const std::string& file, const Matrix<T>& values) {
+    if (!values.allFinite()) {
+      bad_input(file +
+                ": not written: the result overflows (values of q, k, v or the gradient "
+                "of the output too large for " +
+                args.precision + "); rescale them");
+    }
+    outputs.write_matrix(file, values.template cast<double>());
+  };
+  write(args.out, out);
+  if (!args.weights.empty()) write(args.weights, weights);
   for (const auto& [file, grad] :
        {std::pair{args.grad_q, &grads.dq}, std::pair{args.grad_k, &grads.dk},
         std::pair{args.grad_v, &grads.dv}}) {
-    if (!file.empty()) outputs.write_matrix(file, grad->template cast<double>());
+    if (!file.empty()) write(file, *grad);
   }
   throw_if_interrupted();
   outputs.commit();

@@ -58,6 +58,24 @@ double check(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double 
   check_finite("q", q);
   check_finite("k", k);
   check_finite("v", v);
+  // The scaled scores |<q_i, k_j>| / epsilon <= |q_i| |k_j| / epsilon must stay well within T:
+  // an infinite score would make the softmax NaN.
+  if (std::isfinite(epsilon)) {
+    const double scale = epsilon > 0 ? epsilon : std::sqrt(double(q.cols()));
+    auto log10_largest_norm = [](const Matrix<T>& x) {  // without overflow: |x| may be 1e300
+      return std::log10(x.template cast<double>().rowwise().stableNorm().maxCoeff());
+    };
+    const double exponent = log10_largest_norm(q) + log10_largest_norm(k) - std::log10(scale);
+    const double limit = 0.25 * double(std::numeric_limits<T>::max());
+    if (!(exponent <= std::log10(limit))) {
+      std::ostringstream message;
+      message << "q and k: the scaled scores <q_i, k_j> / epsilon may reach 1e"
+              << int(std::min(exponent, 1e6)) << ", beyond what "
+              << (std::is_same_v<T, float> ? "float" : "double") << " holds (" << limit
+              << "); rescale q or k, or raise epsilon";
+      throw InvalidArgument(message.str());
+    }
+  }
   if (!mask.key_padding.empty() && Index(mask.key_padding.size()) != k.rows()) {
     throw InvalidArgument("key_padding has " + std::to_string(mask.key_padding.size()) +
                           " entries but there are " + std::to_string(k.rows()) + " keys");

@@ -687,3 +687,33 @@ TEST_CASE("cli: a warm start never leaves the sweep worse than a cold solve") {
   CHECK(j["rows"][0]["epsilon"] == 0.1);
   CHECK(j["rows"][0]["status"] == "converged");
 }
+
+TEST_CASE("cli: attention never writes a non-finite value") {
+  Sandbox box;
+  box.write("q.csv", "1e200,0\n0,1\n");
+  box.write("k.csv", "1e200,0\n1,1\n0,1\n");
+  box.write("v.csv", "1\n2\n3\n");
+  box.write("q2.csv", "1,0\n0,1\n");
+  box.write("k4.csv", "1,0\n0,1\n1,1\n1,2\n");
+  box.write("vinf.csv", "1\n2\n3\ninf\n");
+  box.write("vbig.csv", "1e200\n1e200\n1e200\n1e200\n");
+  box.write("g.csv", "1e200\n1e200\n");
+  const std::string kept = box.write("o.csv", "an existing file\n");
+  for (const auto& c : std::vector<std::pair<std::string, std::string>>{
+           {"--q q.csv --k k.csv --v v.csv",
+            "eot: q.csv and k.csv: the scaled scores <q_i, k_j> / epsilon may reach 1e399, "
+            "beyond what double holds"},
+           {"--q q.csv --k k.csv --v v.csv --regularizer sparsemax", "may reach 1e399"},
+           {"--q q2.csv --k k4.csv --v vinf.csv --regularizer entmax15",
+            "eot: o.csv: not written: the result overflows"},
+           {"--q q2.csv --k k4.csv --v vbig.csv --grad-output g.csv --grad-q gq.csv",
+            "eot: gq.csv: not written: the result overflows"}}) {
+    const std::string &inputs = c.first, &message = c.second;
+    CAPTURE(inputs);
+    const Run r = box.run("attention " + inputs + " --out o.csv");
+    CHECK(r.exit == 2);
+    CHECK(contains(r.err, message));
+    CHECK(slurp(kept) == "an existing file\n");
+    CHECK(!std::filesystem::exists(box.file("gq.csv")));
+  }
+}
