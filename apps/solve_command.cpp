@@ -85,8 +85,12 @@ int solve(const SolveArgs& args) {
   // Every output lands, or none does.
   io::OutputBatch outputs;
   if (!args.plan.empty()) {
-    outputs.write_matrix(args.plan,
-                         problem.plan(result.f, result.g, options.threads).template cast<double>());
+    const Matrix<T> plan = problem.plan(result.f, result.g, options.threads);
+    if (!plan.allFinite()) {  // never a non-finite value (after a numerical failure)
+      bad_input(args.plan + ": not written: the plan overflows at the returned potentials (" +
+                to_string(result.status) + "); nothing was written");
+    }
+    outputs.write_matrix(args.plan, plan.template cast<double>());
   }
   if (!args.potentials.empty())
     outputs.write_vector(args.potentials, concatenate(result.f, result.g));

@@ -717,3 +717,14 @@ TEST_CASE("cli: attention never writes a non-finite value") {
     CHECK(!std::filesystem::exists(box.file("gq.csv")));
   }
 }
+
+TEST_CASE("cli: a plan that overflows after a numerical failure is not written") {
+  Sandbox box;
+  box.write("c.csv", "-1500,-1500\n-1500,-1500\n");
+  const Run r = box.run("solve --cost c.csv --epsilon 1 --rho-a 0 --rho-b 1 --plan p.csv");
+  CHECK(r.exit == 2);
+  CHECK(contains(r.err,
+                 "eot: p.csv: not written: the plan overflows at the returned potentials "
+                 "(numerical_failure)"));
+  CHECK(!std::filesystem::exists(box.file("p.csv")));
+}
