@@ -1,7 +1,8 @@
 // Geometries: where the cost C (n x m) comes from, and the only kernels that touch it.
 //
 // A geometry hands out tiles of costs; every hot kernel (log-sum-exp over rows or columns,
-// plan products, the transport cost) is written once, over tiles, in lib/geometry.cpp.
+// plan products, the transport cost) runs over those tiles (lib/geometry.cpp), on the inner
+// loops of lib/kernels/, compiled per instruction set.
 // A dense CostMatrix returns views into its storage; a PointCloud computes each tile on the
 // fly, so a point-cloud solve never holds an n x m array.
 #pragma once
