@@ -653,7 +653,7 @@ TEST_CASE("cli: every phase stops within a second of SIGINT or SIGTERM, with not
   }
 }
 
-TEST_CASE("cli: every output is checked before any work; stdout that fails is exit 4") {
+TEST_CASE("cli: every output is checked before any work, and a failing stdout is exit 4") {
   Sandbox box;
   const std::string kept = box.write("ok.csv", "an existing file\n");
   for (const auto& c : std::vector<std::pair<std::string, std::string>>{
