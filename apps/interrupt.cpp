@@ -62,7 +62,8 @@ void watchdog() {
   std::this_thread::sleep_for(kGrace);
   // write(2), not stdio: the main thread may hold a stream's lock, blocked on a full pipe.
   if (!reported.exchange(true)) {
-    const std::string line = "\neot: " + message(signal) + "\n";
+    const std::string line =
+        std::string(isatty(STDERR_FILENO) ? "\n" : "") + "eot: " + message(signal) + "\n";
     if (write(STDERR_FILENO, line.data(), line.size()) < 0) {
       // Nothing more to do: the exit code says it.
     }
