@@ -7,8 +7,9 @@
 // the object files). Everything that crosses this boundary is a plain pointer, a size or a
 // number: no Eigen type, whose layout and alignment depend on the instruction set.
 //
-// Matrices are row-major; `ld` is the distance between rows. Every kernel works on one tile or
-// one block and runs on the calling thread: the threading is the caller's (parallel_for).
+// Matrices are row-major; `ld` is the distance between rows. Every kernel works on one tile,
+// one block or (the attention backward) one head, and runs on the calling thread: the threading
+// is the caller's (parallel_for).
 #pragma once
 
 #include <cstddef>
