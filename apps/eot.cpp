@@ -47,11 +47,11 @@ int main(int argc, char** argv) {
     // interrupt.
     if (const int signal = interrupt_signal()) {
       report_interrupt(signal);
-      return 128 + signal;
+      exit_interrupted(signal);
     }
     if (const auto* interrupted = dynamic_cast<const Interrupted*>(&e)) {
       report_interrupt(interrupted->signal);
-      return 128 + interrupted->signal;
+      exit_interrupted(interrupted->signal);
     }
     if (dynamic_cast<const eot::OutputError*>(&e)) {
       std::cerr << "eot: " << e.what() << "\n";

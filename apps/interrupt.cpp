@@ -51,6 +51,12 @@ std::string message(int signal) {
          "; no output was written";
 }
 
+}  // namespace
+
+[[noreturn]] void exit_interrupted(int signal);
+
+namespace {
+
 // Waits for the first signal; then no output may be replaced any more, and a command that has
 // not stopped within kGrace (reading a file, the exact solver, an attention kernel, writing)
 // is ended here, its temporaries removed.
@@ -68,12 +74,17 @@ void watchdog() {
       // Nothing more to do: the exit code says it.
     }
   }
-  // exit_group directly: sanitizers intercept _exit to check for leaks, which would stop the
-  // other threads mid-computation (and under load took long enough to be killed).
-  syscall(SYS_exit_group, 128 + signal);
+  exit_interrupted(signal);
 }
 
 }  // namespace
+
+void exit_interrupted(int signal) {
+  // exit_group directly: no atexit handlers or static destructors while other threads are mid-
+  // computation (a sanitizer's leak check there stopped them, and the process died by a signal).
+  syscall(SYS_exit_group, 128 + signal);
+  _exit(128 + signal);  // not reached
+}
 
 Interrupted::Interrupted(int signal) : std::runtime_error(message(signal)), signal(signal) {}
 

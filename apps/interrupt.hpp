@@ -26,5 +26,8 @@ void throw_if_interrupted();
 int interrupt_signal();
 // Prints "eot: interrupted by SIGINT; no output was written" once (main or the watchdog).
 void report_interrupt(int signal);
+// Ends the process at once with 128 + signal, running no exit handlers (other threads may be
+// mid-computation).
+[[noreturn]] void exit_interrupted(int signal);
 
 }  // namespace eot::cli
