@@ -325,6 +325,8 @@ mode_t current_umask() {
   return mask;
 }
 
+constexpr const char* kStopping = "not written: the program is stopping";
+
 // The temporaries of the writes under way, and whether cancel_writes() was called: a write
 // renames its temporary only while holding the lock and not cancelled.
 struct Writes {
@@ -380,7 +382,7 @@ OutputBatch::Staged stage(const std::string& requested, Write&& write,
   int fd = -1;
   {
     std::lock_guard<std::mutex> guard(all.lock);
-    if (all.cancelled) refuse("not written: the program is stopping");
+    if (all.cancelled) refuse(kStopping);
     fd = mkstemps(temporary.data(), int(suffix.size()));
     if (fd >= 0) all.partial.push_back(temporary);
   }
@@ -422,7 +424,7 @@ void publish(const OutputBatch::Staged& staged) {
   if (error != 0) {
     discard(staged);
     throw OutputError(staged.requested + ": " +
-                      (error == ECANCELED ? std::string("not written: the program is stopping")
+                      (error == ECANCELED ? std::string(kStopping)
                                           : "cannot write: " + std::string(std::strerror(error))));
   }
   forget(staged.temporary);

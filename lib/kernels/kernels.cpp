@@ -20,6 +20,8 @@
 #include <cmath>
 #include <limits>
 
+#include "detail/exp.hpp"
+
 #if !defined(EOT_ISA_NAMESPACE) || !defined(EOT_ISA_ENUM)
 #error "compile with EOT_ISA_NAMESPACE and EOT_ISA_ENUM defined (see CMakeLists.txt)"
 #endif
@@ -28,6 +30,7 @@ namespace eot::kernels::EOT_ISA_NAMESPACE {
 
 namespace {
 
+using detail::exp_or_zero;
 using Eigen::Dynamic;
 template <typename T>
 using Rows = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::RowMajor>;
@@ -73,14 +76,6 @@ template <typename T>
 using Packet = typename Eigen::internal::packet_traits<T>::type;
 template <typename T>
 constexpr Index kLanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
-
-// exp, and 0 for results below the smallest normal number: a subtraction, not a select (which
-// would not vectorize); values above 2e-292 (double) or 2e-31 (float) come out bit-for-bit.
-template <typename Derived>
-auto exp_or_zero(const Eigen::ArrayBase<Derived>& z) {
-  using Scalar = typename Derived::Scalar;
-  return (z.exp() - std::numeric_limits<Scalar>::min()).max(Scalar(0));
-}
 
 // Asks for the n entries at p to be brought into the cache: the next row of a dense tile is a
 // short (1-2 KB) strided run, too many at once for the hardware prefetcher to follow.
