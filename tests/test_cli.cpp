@@ -56,14 +56,21 @@ struct Sandbox {
 
 const std::string kSmall = data_path("pot/balanced_small/");
 
-// Waits (up to 20 s) until process `pid` catches `signal` (its SigCgt mask in /proc).
+// Waits (up to 20 s) until process `pid` runs eot and catches `signal` (its SigCgt mask in
+// /proc). Until it has exec'd, the child is a copy of this test program, whose own handlers
+// (doctest catches SIGINT and SIGTERM) would read as eot's.
 bool wait_until_handled(pid_t pid, int signal) {
+  const std::filesystem::path exe = "/proc/" + std::to_string(pid) + "/exe";
   for (int k = 0; k < 2000; ++k) {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    for (std::string key; status >> key;) {
-      std::string value;
-      status >> value;
-      if (key == "SigCgt:" && (std::stoull(value, nullptr, 16) >> (signal - 1) & 1)) return true;
+    std::error_code error;
+    if (std::filesystem::equivalent(std::filesystem::read_symlink(exe, error), EOT_CLI, error)) {
+      std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+      for (std::string key; status >> key;) {
+        std::string value;
+        status >> value;
+        if (key == "SigCgt:" && (std::stoull(value, nullptr, 16) >> (signal - 1) & 1))
+          return true;
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -504,7 +511,8 @@ TEST_CASE("cli: SIGINT and SIGTERM stop a long solve at once, with no output wri
             "--potentials", kept.c_str(), "--plan", plan.c_str(), static_cast<char*>(nullptr));
       _exit(98);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    REQUIRE(wait_until_handled(child, signal));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // into the solve
     const auto sent = std::chrono::steady_clock::now();
     kill(child, signal);
     int status = 0;
@@ -634,7 +642,7 @@ TEST_CASE("cli: every phase stops within a second of SIGINT or SIGTERM, with not
         _exit(98);
       }
       // Once eot handles the signal (a slow start, under a sanitizer, takes longer), 200 ms in.
-      REQUIRE(wait_until_handled(child, SIGINT));
+      REQUIRE(wait_until_handled(child, pair.first));
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       const auto sent = std::chrono::steady_clock::now();
       kill(child, pair.first);
@@ -642,6 +650,7 @@ TEST_CASE("cli: every phase stops within a second of SIGINT or SIGTERM, with not
       waitpid(child, &status, 0);
       const double latency =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+      CAPTURE(WIFSIGNALED(status) ? WTERMSIG(status) : 0);
       REQUIRE(WIFEXITED(status));
       CHECK(WEXITSTATUS(status) == pair.second);
       CHECK(latency < 1.5);  // half a second of grace, and a loaded machine
