@@ -1,9 +1,12 @@
 #include "problem_input.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "eot/io.hpp"
 
@@ -11,23 +14,24 @@ namespace eot::cli {
 
 namespace {
 
-// A weights file: the right length, finite, non-negative, positive total.
-Eigen::VectorXd read_weights(const std::string& file, Index size, const std::string& owner,
-                             const char* unit) {
-  Eigen::VectorXd w = io::read_vector(file);
-  if (w.size() != size) {
-    bad_input(owner + " has " + std::to_string(size) + " " + unit + " but " + file + " has " +
-              std::to_string(w.size()) + " entries");
+// The library's refusal of a problem, with the file the field came from in front ("a.csv: a(3)
+// is -1: ..."). A field from a flag, or a default, is named by the message alone.
+[[noreturn]] void refuse_with_file(const InvalidArgument& e, const ProblemInput& args) {
+  const bool clouds = args.cost.empty();
+  std::vector<std::string> files;
+  const std::string& field = e.field();
+  if (field == "cost" || field == "x" || field == "y") {
+    if (!clouds) files = {args.cost};
+    if (clouds && field != "y") files.push_back(args.x);
+    if (clouds && field != "x" && args.y != args.x) files.push_back(args.y);
   }
-  for (Index i = 0; i < w.size(); ++i) {
-    if (std::isnan(w[i]) || std::isinf(w[i]))
-      bad_input(file + ": entry " + std::to_string(i) + " is " + number(w[i]) +
-                "; weights must be finite");
-    if (w[i] < 0)
-      bad_input(file + ": entry " + std::to_string(i) + " is negative (" + number(w[i]) + ")");
-  }
-  if (w.sum() <= 0) bad_input(file + ": the weights sum to 0; at least one must be positive");
-  return w;
+  if (field == "a" || field == "masses") files.push_back(args.a);
+  if (field == "b" || field == "masses") files.push_back(args.b);
+  files.erase(std::remove(files.begin(), files.end(), std::string()), files.end());
+  std::string where;
+  for (std::size_t k = 0; k < files.size(); ++k)
+    where += (k == 0 ? "" : " and ") + files[k];
+  bad_input(where.empty() ? e.what() : where + ": " + e.what());
 }
 
 template <typename T>
@@ -38,7 +42,7 @@ std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
     try {
       return std::make_shared<CostMatrix<T>>(cost);
     } catch (const InvalidArgument& e) {
-      bad_input(args.cost + ": " + e.what());
+      refuse_with_file(e, args);
     }
   }
   const Matrix<T> x = to_precision<T>(args.x, io::read_matrix(args.x, limit));
@@ -50,8 +54,7 @@ std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
   try {
     return std::make_shared<PointCloud<T>>(x, y, metric_from_string(args.metric));
   } catch (const InvalidArgument& e) {
-    // The library names the cloud ("x(3, 1) is inf: ..."); name its file too.
-    bad_input((e.what()[0] == 'y' ? args.y : args.x) + ": " + e.what());
+    refuse_with_file(e, args);
   }
 }
 
@@ -113,6 +116,15 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
                  "(a stored kernel with absorption: a matrix-vector product each)")
       ->transform(CLI::CheckedTransformer(domains))
       ->default_str("auto");
+  std::map<std::string, NewtonMode> newton_modes;  // the library's names
+  for (NewtonMode mode : {NewtonMode::Auto, NewtonMode::On, NewtonMode::Off})
+    newton_modes[to_string(mode)] = mode;
+  app.add_option("--newton", input.options.newton,
+                 "Newton steps on the dual where Sinkhorn is slow: auto (when the measured "
+                 "rate says more than 1000 iterations remain, or the error stalls), on (from "
+                 "the first check), off")
+      ->transform(CLI::CheckedTransformer(newton_modes))
+      ->default_str("auto");
 }
 
 void require_geometry(ProblemInput& input) {
@@ -129,27 +141,14 @@ void require_geometry(ProblemInput& input) {
 template <typename T>
 Problem<T> read_problem(const ProblemInput& args, double epsilon) {
   Problem<T> problem(read_geometry<T>(args), epsilon);
-  const bool clouds = args.cost.empty();
-  if (!args.a.empty()) {
-    problem.a =
-        read_weights(args.a, problem.n(), clouds ? args.x : args.cost, clouds ? "points" : "rows")
-            .template cast<T>();
-  }
-  if (!args.b.empty()) {
-    problem.b = read_weights(args.b, problem.m(), clouds ? args.y : args.cost,
-                             clouds ? "points" : "columns")
-                    .template cast<T>();
-  }
+  if (!args.a.empty()) problem.a = io::read_vector(args.a).template cast<T>();
+  if (!args.b.empty()) problem.b = io::read_vector(args.b).template cast<T>();
   problem.rho_a = args.rho_a;
   problem.rho_b = args.rho_b;
-  if (args.rho_a == kInf && args.rho_b == kInf) {
-    const double mass_a = problem.a.template cast<double>().sum();
-    const double mass_b = problem.b.template cast<double>().sum();
-    if (std::abs(mass_a - mass_b) >
-        effective_tolerance<T>(args.options) * std::max(mass_a, mass_b)) {
-      bad_input("balanced problem needs equal masses: sum(a) = " + number(mass_a) + ", sum(b) = " +
-                number(mass_b) + " (normalize them, or relax a side with --rho-a/--rho-b)");
-    }
+  try {
+    validate(problem, args.options);  // the library's rules, once
+  } catch (const InvalidArgument& e) {
+    refuse_with_file(e, args);
   }
   return problem;
 }

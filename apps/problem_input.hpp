@@ -24,7 +24,7 @@ void require_geometry(ProblemInput& input);
 // Reads the files; bad input ends the run with a message that names the file.
 template <typename T>
 Problem<T> read_problem(const ProblemInput& input, double epsilon);
-// How a solve ended and its values (MATH.md section 5), as JSON: what `eot solve --json`
+// How a solve ended and its values (docs/conventions.md, "Reported values"), as JSON: what `eot solve --json`
 // reports and each row of `eot sweep --json`.
 nlohmann::ordered_json values_json(const Result& result);
 // Progress on stderr while `enabled`: epsilon stage, iteration, marginal error; sets `printed`.

@@ -43,6 +43,7 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["precision"] = r.precision;
   j["tolerance"] = r.tolerance;
   j["stages"] = r.stages;
+  j["newton_steps"] = r.newton_steps;
   j["omega"] = r.omega;
   j["domain"] = r.domain;
   j["absorptions"] = r.absorptions;

@@ -1,7 +1,11 @@
 #include "eot/geometry.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "detail/exp.hpp"
 #include "detail/tiles.hpp"
@@ -38,8 +42,9 @@ Eigen::ArrayXXd log_plan(const typename Geometry<T>::Tile& c, const Eigen::Vecto
 
 }  // namespace
 
-// The soft-min passes (MATH.md section 2): each row's (column's) log-sum-exp is kept as a
-// running max and a sum shifted by it, which every tile of the row (column) updates.
+// The soft-min passes (docs/conventions.md, "Potentials and plan"): each row's (column's)
+// log-sum-exp is kept as a running max and a sum shifted by it, which every tile of the row
+// (column) updates.
 template <typename T>
 void Geometry<T>::lse_rows(const VectorXd& h, double epsilon, VectorXd& out, int threads,
                            const std::atomic<bool>* interrupt) const {
@@ -136,6 +141,49 @@ void Geometry<T>::plan_into(const VectorXd& alpha, const VectorXd& beta, double 
 }
 
 template <typename T>
+SparsePlan Geometry<T>::select_plan(const VectorXd& alpha, const VectorXd& beta, double epsilon,
+                                    const VectorXd& row_floor, const VectorXd& col_floor,
+                                    Index max_per_row, int threads,
+                                    const std::atomic<bool>* interrupt) const {
+  using Entry = std::pair<double, Index>;  // (P_ij, j)
+  std::vector<std::vector<Entry>> kept(rows());
+  // Only the max_per_row largest of a row survive: trim a row's list whenever it doubles.
+  auto trim = [&](std::vector<Entry>& row) {
+    std::nth_element(row.begin(), row.begin() + max_per_row, row.end(), std::greater<Entry>());
+    row.resize(max_per_row);
+  };
+  for_each_tile(
+      *this, Along::Rows, threads,
+      [&](Index i0, Index j0, const Tile& c) {
+        const Eigen::ArrayXXd p = exp_or_zero(log_plan<T>(c, alpha, beta, i0, j0, 1 / epsilon));
+        for (Index i = 0; i < p.rows(); ++i) {
+          std::vector<Entry>& row = kept[i0 + i];
+          for (Index j = 0; j < p.cols(); ++j) {
+            const double v = p(i, j);
+            if (v > 0 && (v >= row_floor[i0 + i] || v >= col_floor[j0 + j]))
+              row.emplace_back(v, j0 + j);
+          }
+          if (Index(row.size()) >= 2 * max_per_row) trim(row);
+        }
+      },
+      interrupt);
+  SparsePlan out;
+  out.start.assign(1, 0);
+  for (std::vector<Entry>& row : kept) {
+    if (Index(row.size()) > max_per_row) trim(row);
+    std::sort(row.begin(), row.end(),
+              [](const Entry& x, const Entry& y) { return x.second < y.second; });
+    for (const Entry& e : row) {
+      out.col.push_back(e.second);
+      out.value.push_back(e.first);
+    }
+    out.start.push_back(Index(out.col.size()));
+    std::vector<Entry>().swap(row);
+  }
+  return out;
+}
+
+template <typename T>
 CostBounds Geometry<T>::cost_bounds(int threads) const {
   VectorXd lo = VectorXd::Constant(rows(), kInf), hi = VectorXd::Constant(rows(), -kInf);
   for_each_tile(*this, Along::Rows, threads, [&](Index i0, Index, const Tile& c) {
@@ -159,7 +207,9 @@ template <typename T>
 CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)), bounds_{kInf, -kInf} {
   if (cost_.size() == 0) {
     throw InvalidArgument("cost: the matrix is empty (" + std::to_string(cost_.rows()) + " x " +
-                          std::to_string(cost_.cols()) + "); it needs at least one row and column");
+                              std::to_string(cost_.cols()) +
+                              "); it needs at least one row and column",
+                          "cost");
   }
   for (Index i = 0; i < cost_.rows(); ++i) {
     for (Index j = 0; j < cost_.cols(); ++j) {
@@ -168,7 +218,7 @@ CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)), bounds_{kInf
         std::ostringstream message;
         message << "cost(" << i << ", " << j << ") is " << c
                 << ": costs must be finite, or +inf for a forbidden pair";
-        throw InvalidArgument(message.str());
+        throw InvalidArgument(message.str(), "cost", i);
       }
       has_forbidden_ = has_forbidden_ || std::isinf(c);
       if (std::isfinite(c)) {
@@ -222,7 +272,8 @@ PointCloud<T>::PointCloud(Matrix<T> x, Matrix<T> y, Metric metric)
     if (points->rows() == 0 || points->cols() == 0) {
       throw InvalidArgument(std::string(name) + ": the point cloud is empty (" +
                             std::to_string(points->rows()) + " x " +
-                            std::to_string(points->cols()) + ")");
+                                std::to_string(points->cols()) + ")",
+                            name);
     }
     for (Index i = 0; i < points->rows(); ++i) {
       for (Index k = 0; k < points->cols(); ++k) {
@@ -230,7 +281,7 @@ PointCloud<T>::PointCloud(Matrix<T> x, Matrix<T> y, Metric metric)
           std::ostringstream message;
           message << name << "(" << i << ", " << k << ") is " << (*points)(i, k)
                   << ": coordinates must be finite";
-          throw InvalidArgument(message.str());
+          throw InvalidArgument(message.str(), name, i);
         }
       }
     }

@@ -37,15 +37,17 @@ std::string Result::full_report() const {
   line("problem", regime + ", " + geometry + ", " + precision);
   line("epsilon", format("%.6g", epsilon) + "   rho_a " + rho(rho_a) + "   rho_b " + rho(rho_b));
   line("status", std::string(to_string(status)) + " (" + message + ")");
-  line("iterations",
-       std::to_string(iterations) +
-           (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : "") +
-           (omega > 1 ? format(", over-relaxed (omega %.3f)", omega) : "") +
-           (domain == "kernel" ? ", kernel domain (K " + format_bytes(kernel_bytes) + ", " +
-                                     std::to_string(absorptions) +
-                                     (absorptions == 1 ? " absorption)" : " absorptions)")
-            : kernel_bytes > 0 ? ", log domain (the stored kernel was given up)"
-                               : ""));
+  line(
+      "iterations",
+      std::to_string(iterations) +
+          (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : "") +
+          (newton_steps > 0 ? " (" + std::to_string(newton_steps) + " of them Newton steps)" : "") +
+          (omega > 1 ? format(", over-relaxed (omega %.3f)", omega) : "") +
+          (domain == "kernel" ? ", kernel domain (K " + format_bytes(kernel_bytes) + ", " +
+                                    std::to_string(absorptions) +
+                                    (absorptions == 1 ? " absorption)" : " absorptions)")
+           : kernel_bytes > 0 ? ", log domain (the stored kernel was given up)"
+                              : ""));
   line("marginal error",
        format("%.3e", marginal_error) + "   (tolerance " + format("%.1e", tolerance) + " x mass)");
   line("transport cost", format("%.15g", transport_cost) + "   <P, C>");

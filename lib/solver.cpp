@@ -7,8 +7,10 @@
 #include <optional>
 #include <sstream>
 
+#include "detail/dual.hpp"
 #include "detail/exp.hpp"
 #include "detail/kernel_domain.hpp"
+#include "detail/newton.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
 #include "eot/parallel.hpp"
@@ -31,8 +33,29 @@ const char* to_string(Status status) {
       return "aborted";
     case Status::Interrupted:
       return "interrupted";
+    case Status::Stalled:
+      return "stalled";
   }
   return "unknown";
+}
+
+const char* to_string(NewtonMode mode) {
+  switch (mode) {
+    case NewtonMode::Auto:
+      return "auto";
+    case NewtonMode::On:
+      return "on";
+    case NewtonMode::Off:
+      return "off";
+  }
+  return "unknown";
+}
+
+NewtonMode newton_mode_from_string(const std::string& name) {
+  for (NewtonMode mode : {NewtonMode::Auto, NewtonMode::On, NewtonMode::Off}) {
+    if (name == to_string(mode)) return mode;
+  }
+  throw InvalidArgument("newton: unknown mode '" + name + "'; expected auto, on or off");
 }
 
 const char* to_string(Domain domain) {
@@ -68,8 +91,17 @@ std::string str(double value) {
   return out.str();
 }
 
-[[noreturn]] void reject(const std::string& message) {
-  throw InvalidArgument(message);
+// Every digit a double has: two sums that differ show it.
+std::string exact(double value) {
+  std::ostringstream out;
+  out.precision(17);
+  out << value;
+  return out.str();
+}
+
+[[noreturn]] void reject(const std::string& message, const std::string& field = "",
+                         long long index = -1) {
+  throw InvalidArgument(message, field, index);
 }
 
 // Weights: right size, finite, non-negative, positive total.
@@ -77,16 +109,19 @@ template <typename T>
 void check_weights(const char* name, const Vector<T>& w, Index size, const char* dimension) {
   if (w.size() != size) {
     reject(std::string(name) + " has " + std::to_string(w.size()) + " entries but the cost has " +
-           std::to_string(size) + " " + dimension);
+               std::to_string(size) + " " + dimension,
+           name);
   }
   for (Index i = 0; i < w.size(); ++i) {
     if (!std::isfinite(w[i]) || w[i] < 0) {
       reject(std::string(name) + "(" + std::to_string(i) + ") is " + str(w[i]) +
-             ": weights must be finite and >= 0");
+                 ": weights must be finite and >= 0",
+             name, i);
     }
   }
   if (w.template cast<double>().sum() <= 0) {
-    reject(std::string(name) + ": the total mass is 0; at least one weight must be positive");
+    reject(std::string(name) + ": the total mass is 0; at least one weight must be positive",
+           name);
   }
 }
 
@@ -101,8 +136,9 @@ void check_resolution(const Problem<T>& problem) {
     reject("epsilon is " + str(problem.epsilon) + " but the costs reach " + str(magnitude) +
            ": |C| / epsilon = " + str(magnitude / problem.epsilon) + " is beyond what " +
            (std::is_same_v<T, float> ? "float" : "double") + " resolves (" + str(limit) +
-           "); raise epsilon, shift or rescale the costs" +
-           (std::is_same_v<T, float> ? ", or use double" : ""));
+               "); raise epsilon, shift or rescale the costs" +
+               (std::is_same_v<T, float> ? ", or use double" : ""),
+           "cost");
   }
 }
 
@@ -116,14 +152,16 @@ void check_range(const Problem<T>& p, const SolverOptions& o) {
                mass_b = p.b.template cast<double>().sum();
   if (!(std::log(mass_a) + std::log(mass_b) <= kMaxExponent)) {
     reject("a and b: the masses " + str(mass_a) + " and " + str(mass_b) +
-           " multiply beyond what double holds; rescale the weights");
+               " multiply beyond what double holds; rescale the weights",
+           "masses");
   }
   const CostBounds bounds = p.geometry->known_cost_bounds();
   const double exponent = std::log(mass_a) + std::log(mass_b) - bounds.min / p.epsilon;
   if (p.rho_a == 0 && p.rho_b == 0 && exponent > kMaxExponent) {
     reject("with both sides free the plan is a_i b_j exp(-C_ij / epsilon); the smallest cost " +
            str(bounds.min) + " makes its mass about exp(" + str(exponent) +
-           "), beyond double; shift the costs up or raise epsilon");
+               "), beyond double; shift the costs up or raise epsilon",
+           "cost");
   }
   for (const auto& [name, v, rho, symbol] : {std::tuple{"initial_f", &o.initial_f, p.rho_a, "f"},
                                              std::tuple{"initial_g", &o.initial_g, p.rho_b, "g"}}) {
@@ -131,7 +169,8 @@ void check_range(const Problem<T>& p, const SolverOptions& o) {
     for (Index i = 0; i < v->size(); ++i) {
       if (std::abs((*v)[i]) > kMaxExponent * rho) {
         reject(std::string(name) + "(" + std::to_string(i) + ") is " + str((*v)[i]) + ": exp(-" +
-               symbol + " / rho) overflows; warm-start from the potentials of a nearby problem");
+                   symbol + " / rho) overflows; warm-start from the potentials of a nearby problem",
+               name, i);
       }
     }
   }
@@ -182,7 +221,8 @@ void check_admissible(const Problem<T>& problem, int threads) {
         reject(std::string(side.name) + " " + std::to_string(i) + " has weight " + side.weight +
                "(" + std::to_string(i) + ") = " + str(side.w[i]) + " but no admissible " +
                side.other + ": every pair is forbidden (+inf cost) or meets a zero weight; " +
-               "allow a pair, give it zero weight, or free the side (rho = 0)");
+                   "allow a pair, give it zero weight, or free the side (rho = 0)",
+               "cost", i);
       }
     }
   }
@@ -235,11 +275,11 @@ void check_options(const SolverOptions& o, Index n, Index m) {
 
 template <typename T>
 void validate(const Problem<T>& problem, const SolverOptions& options) {
-  if (!problem.geometry) reject("geometry: is null; a problem needs a cost");
+  if (!problem.geometry) reject("geometry: is null; a problem needs a cost", "cost");
   check_weights("a", problem.a, problem.n(), "rows");
   check_weights("b", problem.b, problem.m(), "columns");
   if (!std::isfinite(problem.epsilon) || problem.epsilon <= 0) {
-    reject("epsilon is " + str(problem.epsilon) + ": it must be positive and finite");
+    reject("epsilon is " + str(problem.epsilon) + ": it must be positive and finite", "epsilon");
   }
   if (problem.epsilon < std::numeric_limits<double>::min()) {
     reject("epsilon is " + str(problem.epsilon) + ": it is below the smallest normal double (" +
@@ -257,9 +297,19 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
     // asking for a fixed iteration count sets a tiny tolerance).
     const double slack =
         std::max(effective_tolerance<T>(options), 100 * double(std::numeric_limits<T>::epsilon()));
-    if (std::abs(mass_a - mass_b) > slack * std::max(mass_a, mass_b)) {
-      reject("balanced problem needs equal masses: sum(a) = " + str(mass_a) +
-             ", sum(b) = " + str(mass_b) + " (normalize them, or relax a side with rho_a/rho_b)");
+    const double difference = mass_b - mass_a, mass = std::max(mass_a, mass_b);
+    if (std::abs(difference) > slack * mass) {
+      // Rounding to T alone moves a sum of k weights by up to about k unit roundoffs.
+      const double rounding =
+          double(problem.n() + problem.m()) * std::numeric_limits<T>::epsilon() * mass;
+      const bool in_float = std::is_same_v<T, float> && std::abs(difference) <= rounding;
+      reject("balanced problem needs equal masses: sum(b) - sum(a) = " + str(difference) +
+                 " (sum(a) = " + exact(mass_a) + ", sum(b) = " + exact(mass_b) + "), more than " +
+                 str(slack) + " x the mass" +
+                 (in_float ? "; rounding the weights to float alone explains that much (normalize "
+                             "them in float, or use double)"
+                           : "; normalize them, or relax a side with rho_a/rho_b"),
+             "masses");
     }
   }
   check_admissible(problem, options.threads);
@@ -284,12 +334,20 @@ class Sinkhorn {
         log_b_(b_.array().log()),
         mass_a_(a_.sum()),
         mass_b_(b_.sum()),
-        threshold_(effective_tolerance<T>(options) * std::max(mass_a_, mass_b_)),
-        choice_(choose_domain(problem, options)) {
+        choice_(choose_domain(problem, options)),
+        tolerance_(effective_tolerance<T>(options)) {
     f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
     g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
+    for (const auto& [w, potential, rho] : {std::tuple{&a_, &f_, p_.rho_a}, {&b_, &g_, p_.rho_b}}) {
+      if (rho > 0)
+        threshold_ = std::max(threshold_, tolerance_ * detail::target(*w, *potential, rho).sum());
+    }
     if (choice_.domain == Domain::Kernel)
       kernel_.emplace(geometry_, a_, b_, o_.threads, o_.interrupt);
+    if (o_.newton != NewtonMode::Off && p_.rho_a > 0 && p_.rho_b > 0) {
+      newton_.emplace(geometry_, detail::DualSide{a_, log_a_, p_.rho_a},
+                      detail::DualSide{b_, log_b_, p_.rho_b}, p_.epsilon, o_.threads, o_.interrupt);
+    }
   }
 
   Result run() {
@@ -313,7 +371,7 @@ class Sinkhorn {
           return finish(result, iterations, elapsed);
         }
         ++iterations;
-        const bool finite = update_f() && update_g();
+        const bool finite = newton_on_ ? newton_step() : update_f() && update_g();
         if (interrupted()) return finish_interrupted(result, iterations - 1, elapsed);
         if (!finite) {
           result.status = Status::NumericalFailure;
@@ -332,29 +390,32 @@ class Sinkhorn {
         // Check when due, at the last allowed iteration, or when both marginals are at hand.
         const bool free = (tau_a_ == 0 || row_current_) && (tau_b_ == 0 || col_current_);
         if (iterations % o_.check_every != 0 && iterations != o_.max_iterations && !free) continue;
-        const double error = marginal_error();
+        const Measure measured = measure();
         if (interrupted()) return finish_interrupted(result, iterations, elapsed);
-        if (!std::isfinite(error) && omega_ > 1) {
-          relax(error, iterations);  // over-relaxation overflowed: back to where it began
+        // What the solver decides by is the relative error; what it reports, the absolute one.
+        const double error = measured.error, relative = measured.relative;
+        threshold_ = tolerance_ * std::exp(measured.log_aimed);
+        if (!std::isfinite(relative) && omega_ > 1) {
+          relax(relative, iterations);  // over-relaxation overflowed: back to where it began
           continue;
         }
-        if (!std::isfinite(error)) {
+        if (!std::isfinite(relative)) {
           result.status = Status::NumericalFailure;
           result.message = "the marginal error at iteration " + std::to_string(iterations) +
                            " is not finite (the plan overflows)";
           return finish(result, iterations, elapsed);
         }
         result.history.push_back({iterations, eps_, error});
-        if (error <= threshold_) {
+        if (relative <= tolerance_) {
           result.status = Status::Converged;
           result.message = "converged in " + std::to_string(iterations) +
-                           (iterations == 1 ? " iteration" : " iterations") + ": marginal error " +
-                           str(error) + " <= " + str(threshold_);
+                           (iterations == 1 ? " iteration" : " iterations") + ": " +
+                           describe_error(measured);
           return finish(result, iterations, elapsed);
         }
         if (o_.callback) {
           const IterationInfo info{iterations, int(stage), int(stages.size()), eps_,
-                                   error,      threshold_, elapsed()};
+                                   error,      threshold_, elapsed(),          newton_steps_};
           const CallbackAction action = o_.callback(info);
           if (action != CallbackAction::Continue) {
             const bool stop = action == CallbackAction::Stop;
@@ -365,13 +426,26 @@ class Sinkhorn {
             return finish(result, iterations, elapsed);
           }
         }
-        relax(error, iterations);
+        relax(relative, iterations);
+        // Stalled: Sinkhorn goes to Newton if it can; Newton stalls only at the floor.
+        if (stalled(relative, iterations) && (newton_on_ || !start_newton())) {
+          result.status = Status::Stalled;
+          result.message = stall_message(iterations);
+          return finish(result, iterations, elapsed);
+        }
+        if (newton_worth_it(relative, iterations)) start_newton();
+        last_check_ = {iterations, relative, {}, {}};
       }
     }
     return result;  // not reached: the target stage only ends by returning
   }
 
  private:
+  struct Measure {  // see measure()
+    double error = 0, relative = 0;
+    double log_aimed = -kInf;  // log max(sum t_a, sum t_b)
+  };
+
   // epsilon_0 * factor^k while above the target, then the target. One stage if scaling is off
   // or a side is free (one update then solves the problem exactly).
   std::vector<double> epsilon_stages() const {
@@ -438,6 +512,84 @@ class Sinkhorn {
     omega_ = next;
     start_ = {iteration, error, f_, g_};
     patience_ = std::max(5.0 * o_.check_every, 2 / (1 - rate));
+  }
+
+  // One Newton step in place of a Sinkhorn iteration. A step that finds no ascent makes a
+  // Sinkhorn iteration instead and leaves the Newton stage. False if an update is not finite.
+  bool newton_step() {
+    if (!ensure_row_lse() || !ensure_col_lse()) return true;  // interrupted
+    switch ((*newton_)(f_, g_, row_lse_, col_lse_)) {
+      case detail::NewtonStep<T>::Outcome::Ascent:
+        ++newton_steps_;
+        return true;
+      case detail::NewtonStep<T>::Outcome::NoAscent:
+        newton_on_ = false;
+        ++newton_failures_;
+        return update_f() && update_g();
+      case detail::NewtonStep<T>::Outcome::Interrupted:
+        break;
+    }
+    return true;
+  }
+
+  // Auto: when the rate since the last check at the target says more than kNewtonAfter
+  // iterations remain; On: at the first check at the target.
+  bool newton_worth_it(double relative, int iteration) const {
+    if (newton_on_ || !newton_ || o_.newton == NewtonMode::Off) return false;
+    if (o_.newton == NewtonMode::On) return newton_failures_ == 0;
+    if (last_check_.iteration == 0) return false;
+    const double rate =
+        std::pow(relative / last_check_.error, 1.0 / (iteration - last_check_.iteration));
+    return !(rate < 1) || std::log(tolerance_ / relative) / std::log(rate) > kNewtonAfter;
+  }
+
+  // Switches to Newton steps, if there are any left to try. Over-relaxation ends for good.
+  bool start_newton() {
+    if (!newton_ || newton_failures_ == kMaxNewtonFailures) return false;
+    newton_on_ = true;
+    omega_ = 1;
+    fallbacks_ = kMaxFallbacks;
+    best_ = {};
+    return true;
+  }
+
+  // The stall detector: no new lowest error (by 1%) for five times what the rate from the first
+  // check at the target to the lowest error takes to halve it, and at least 20 checks.
+  bool stalled(double error, int iteration) {
+    if (first_.iteration == 0) first_ = {iteration, error, {}, {}};
+    if (best_.iteration == 0 || error < 0.99 * best_.error) {
+      best_ = {iteration, error, {}, {}};
+      return false;
+    }
+    double window = 20.0 * (newton_on_ ? 1 : o_.check_every);  // Newton checks every step
+    if (best_.iteration > first_.iteration && best_.error < first_.error) {
+      const double rate =
+          std::pow(best_.error / first_.error, 1.0 / (best_.iteration - first_.iteration));
+      window = std::max(window, 5 * std::log(0.5) / std::log(rate));
+    }
+    return iteration - best_.iteration > window;
+  }
+
+  std::string stall_message(int iteration) const {
+    const double unit = std::numeric_limits<T>::epsilon() / 2;
+    const double resolution = geometry_.known_cost_bounds().magnitude() / p_.epsilon;
+    return "stalled at iteration " + std::to_string(iteration) + ": the relative marginal " +
+           "error has not fallen below " + str(best_.error) + " (reached at iteration " +
+           std::to_string(best_.iteration) + ") since; the rounding of " +
+           (std::is_same_v<T, float> ? "float" : "double") +
+           " at |C| / epsilon = " + str(resolution) + " puts a floor near " +
+           str(unit * resolution) + " (the tolerance asks for " + str(tolerance_) +
+           "); raise epsilon or the tolerance" +
+           (std::is_same_v<T, float> ? ", or use double" : "");
+  }
+
+  // "marginal error 3e-10 <= 1e-09", relative to the aimed mass where that underflows.
+  std::string describe_error(const Measure& m) const {
+    if (std::exp(m.log_aimed) > std::numeric_limits<double>::min() * 1e20)
+      return "marginal error " + str(m.error) + " <= " + str(threshold_);
+    return "marginal error " + str(m.relative) +
+           " x the mass the marginals aim at <= " + str(tolerance_) + " x it (that mass, exp(" +
+           str(m.log_aimed) + "), is below what double holds)";
   }
 
   void set_epsilon(double epsilon) {
@@ -535,17 +687,44 @@ class Sinkhorn {
     return detail::exp_or_zero(log_b_.array() + g_.array() / eps_ + col_lse_.array());
   }
 
-  // |r - a exp(-f / rho_a)|_1 + |c - b exp(-g / rho_b)|_1, free sides omitted.
-  double marginal_error() {
-    double error = 0;
-    if (tau_a_ > 0) error += (row_marginal() - target(a_, f_, p_.rho_a)).cwiseAbs().sum();
-    if (tau_b_ > 0) error += (col_marginal() - target(b_, g_, p_.rho_b)).cwiseAbs().sum();
-    return error;
+  // The marginal error |r - t_a|_1 + |c - t_b|_1 (free sides left out), and the same relative
+  // to the mass the marginals aim at, max(sum t_a, sum t_b): the stopping test. Both are summed
+  // from exp(log value - shift), shift the largest log-marginal or log-target, so the relative
+  // error stays exact when the optimal plan's mass underflows (an unbalanced problem with
+  // costs far above epsilon), where the absolute one is 0.
+  Measure measure() {
+    std::vector<LogSide> sides;
+    if (p_.rho_a > 0) sides.push_back(log_side(true));
+    if (p_.rho_b > 0) sides.push_back(log_side(false));
+    if (interrupted()) return {};
+    double shift = -kInf;
+    for (const LogSide& side : sides)
+      shift = std::max({shift, side.marginal.maxCoeff(), side.target.maxCoeff()});
+    Measure out;
+    if (!std::isfinite(shift)) return out;
+    double error = 0, aimed = 0;
+    for (const LogSide& side : sides) {
+      const Eigen::ArrayXd target = detail::exp_or_zero(side.target - shift);
+      error += (detail::exp_or_zero(side.marginal - shift) - target).abs().sum();
+      aimed = std::max(aimed, target.sum());
+    }
+    out.error = error * std::exp(shift);
+    out.relative = error / aimed;
+    out.log_aimed = std::log(aimed) + shift;
+    return out;
   }
 
-  static VectorXd target(const VectorXd& w, const VectorXd& potential, double rho) {
-    if (rho == kInf) return w;
-    return w.array() * (-potential.array() / rho).exp();
+  // A side's log r (log c) and log t_a (log t_b).
+  struct LogSide {
+    Eigen::ArrayXd marginal, target;
+  };
+  LogSide log_side(bool rows) {
+    if (rows ? !ensure_row_lse() : !ensure_col_lse()) return {};  // interrupted
+    const VectorXd& log_w = rows ? log_a_ : log_b_;
+    const VectorXd& potential = rows ? f_ : g_;
+    const double rho = rows ? p_.rho_a : p_.rho_b;
+    return {log_w.array() + potential.array() / eps_ + (rows ? row_lse_ : col_lse_).array(),
+            log_w.array() - (rho == kInf ? 0.0 : 1 / rho) * potential.array()};
   }
 
   // rho KL(x | w) for a soft side, 0 for a hard or free one.
@@ -556,19 +735,13 @@ class Sinkhorn {
     return rho * (terms - x.array() + w.array()).sum();
   }
 
-  // -sum_i w_i phi*(-potential_i): <w, f> hard, -rho sum w (exp(-f / rho) - 1) soft, 0 free.
-  static double conjugate_term(const VectorXd& w, const VectorXd& potential, double rho) {
-    if (rho == 0) return 0;
-    if (rho == kInf) return w.dot(potential);
-    return -rho * (w.array() * ((-potential.array() / rho).exp() - 1)).sum();
-  }
-
   template <typename Elapsed>
   Result finish_interrupted(Result& result, int completed, Elapsed elapsed) {
     result.status = Status::Interrupted;
     result.message = "interrupted after " + std::to_string(completed) +
                      " iterations; f and g are the potentials of the last completed update";
     result.iterations = completed;
+    result.newton_steps = newton_steps_;
     record_domain(result);
     describe_problem(result);
     result.solve_time_seconds = elapsed();
@@ -578,6 +751,7 @@ class Sinkhorn {
   template <typename Elapsed>
   Result finish(Result& result, int iterations, Elapsed elapsed) {
     result.iterations = iterations;
+    result.newton_steps = newton_steps_;
     result.omega = omega_;
     record_domain(result);
     if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
@@ -597,18 +771,20 @@ class Sinkhorn {
     return result;
   }
 
-  // The values of MATH.md section 5 for the current potentials; false if one is not finite.
+  // The values of docs/conventions.md, "Reported values" for the current potentials; false if one
+  // is not finite.
   bool evaluate(Result& result) {
     const VectorXd r = row_marginal(), c = col_marginal();
     if (interrupted()) return true;
-    result.marginal_error = marginal_error();
+    result.marginal_error = measure().error;
     result.mass = r.sum();
     result.transport_cost = geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
                                                      p_.epsilon, o_.threads);
     const double rf = r.dot(f_), cg = c.dot(g_);
     const double mass_term = p_.epsilon * (result.mass - mass_a_ * mass_b_);
     result.primal = rf + cg - mass_term + penalty(r, a_, p_.rho_a) + penalty(c, b_, p_.rho_b);
-    result.dual = conjugate_term(a_, f_, p_.rho_a) + conjugate_term(b_, g_, p_.rho_b) - mass_term;
+    result.dual = detail::conjugate_term(a_, f_, p_.rho_a) +
+                  detail::conjugate_term(b_, g_, p_.rho_b) - mass_term;
     result.gap = result.primal - result.dual;
     // -sum P log P with log P_ij = log a_i + log b_j + (f_i + g_j - C_ij) / epsilon.
     const double r_log_a = (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum();
@@ -664,7 +840,9 @@ class Sinkhorn {
   const SolverOptions& o_;
   const Geometry<T>& geometry_;
   const VectorXd a_, b_, log_a_, log_b_;
-  const double mass_a_, mass_b_, threshold_;
+  const double mass_a_, mass_b_;
+  const double tolerance_;  // relative to the aimed mass
+  double threshold_ = 0;    // in mass: tolerance_ times the aimed mass, as of the last check
   const DomainChoice choice_;
   VectorXd f_, g_;
   double eps_ = 0, tau_a_ = 1, tau_b_ = 1;
@@ -681,10 +859,18 @@ class Sinkhorn {
   int fallbacks_ = 0;
   static constexpr int kMaxFallbacks = 3;
   Checkpoint previous_, start_;
+  Checkpoint last_check_;  // the last check at the target: its iteration and relative error
   // Kernel domain: present if chosen, on from the second target-epsilon iteration.
   std::optional<detail::KernelDomain<T>> kernel_;
   bool kernel_on_ = false;
   int kernel_passes_ = 0, kernel_failures_ = 0, absorptions_ = 0;
+  // Newton stage: present unless off or a side is free; on once switched to.
+  std::optional<detail::NewtonStep<T>> newton_;
+  bool newton_on_ = false;
+  int newton_steps_ = 0, newton_failures_ = 0;
+  static constexpr int kMaxNewtonFailures = 2;
+  // Stall detector: the first check at the target, and the lowest error since.
+  Checkpoint first_, best_;
 };
 
 }  // namespace

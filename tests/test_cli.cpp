@@ -68,8 +68,7 @@ bool wait_until_handled(pid_t pid, int signal) {
       for (std::string key; status >> key;) {
         std::string value;
         status >> value;
-        if (key == "SigCgt:" && (std::stoull(value, nullptr, 16) >> (signal - 1) & 1))
-          return true;
+        if (key == "SigCgt:" && (std::stoull(value, nullptr, 16) >> (signal - 1) & 1)) return true;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -205,12 +204,14 @@ TEST_CASE("cli: bad input is exit 2 with one line naming the file, the place and
        d + "a.csv: line 3, column 2: expected a number, got 'abc'"},
       {"solve --cost cost.csv --a " + box.write("a4.csv", "0.25\n0.25\n0.25\n0.25\n") +
            " --epsilon 1",
-       "cost.csv has 5 rows but " + d + "a4.csv has 4 entries"},
+       d + "a4.csv: a has 4 entries but the cost has 5 rows"},
       {"solve --cost cost.csv --b " + box.write("b.csv", "0.6 0.5 -0.1\n") + " --epsilon 1",
-       d + "b.csv: entry 2 is negative (-0.1)"},
+       d + "b.csv: b(2) is -0.1: weights must be finite and >= 0"},
       {"solve --cost cost.csv --b " + box.write("b2.csv", "1 0.5 0.5\n") + " --epsilon 1",
-       "balanced problem needs equal masses: sum(a) = 1, sum(b) = 2 (normalize them, or relax a "
-       "side with --rho-a/--rho-b)"},
+       d + "b2.csv: balanced problem needs equal masses: sum(b) - sum(a) = 1 (sum(a) = 1, "
+           "sum(b) = 2), more than 1e-09 x the mass; normalize them"},
+      {"solve --cost " + box.write("walled.csv", "inf inf\n1 0\n") + " --epsilon 1",
+       d + "walled.csv: row 0 has weight a(0) = 0.5 but no admissible column"},
       {"solve --cost " + box.write("nan.csv", "1 2\nnan 3\n") + " --epsilon 1",
        d + "nan.csv: cost(1, 0) is nan: costs must be finite, or +inf for a forbidden pair"},
       {"solve --cost " + box.write("ragged.csv", "1 2\n3\n") + " --epsilon 1",
@@ -684,6 +685,29 @@ TEST_CASE("cli: every output is checked before any work, and a failing stdout is
   box.run(kSmallArgs + " --json 2> err.txt > /dev/full; echo $? > code.txt; true");
   CHECK(slurp(box.dir / "code.txt") == "4\n");
   CHECK(contains(slurp(box.dir / "err.txt"), "eot: cannot write the standard output"));
+}
+
+TEST_CASE("cli: --newton and newton_steps; one mass rule, the library's") {
+  Sandbox box;
+  const std::string cost = data_path("newton/points50_eps1e-3/cost.csv");
+  for (const auto& [mode, steps] : {std::pair{"auto", true}, {"on", true}, {"off", false}}) {
+    CAPTURE(mode);
+    const Run r = box.run("solve --cost " + cost + " --epsilon 1e-3 --tolerance 1e-8 --json " +
+                          "--max-iterations 2000 --newton " + mode);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK((j["newton_steps"].get<int>() > 0) == steps);
+    CHECK(r.exit == (steps ? 0 : 3));  // Sinkhorn alone needs about 150 000 iterations here
+  }
+  const Run bad = box.run("solve --cost " + cost + " --epsilon 1e-3 --newton maybe");
+  CHECK(bad.exit == 2);
+  CHECK(contains(bad.err, "--newton"));
+  // Sums 4.4e-16 apart: within rounding, whatever the tolerance (the library's rule).
+  box.write("a.csv", "0.5\n0.5\n");
+  box.write("b.csv", "0.5\n0.50000000000000044\n");
+  box.write("c.csv", "0,1\n1,0\n");
+  const Run close = box.run("solve --cost c.csv --a a.csv --b b.csv --epsilon 0.5 --tolerance 1e-16");
+  CHECK(close.exit != 2);
+  CHECK(!contains(close.err, "equal masses"));
 }
 
 TEST_CASE("cli: a warm start never leaves the sweep worse than a cold solve") {

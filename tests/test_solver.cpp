@@ -1,4 +1,5 @@
-// The solver against closed forms, exact OT and the invariants of MATH.md, in every regime.
+// The solver against closed forms, exact OT and the invariants of docs/conventions.md, in every
+// regime.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -11,8 +12,8 @@ using namespace test;
 
 namespace {
 
-// Recomputes the values of MATH.md section 5 from the materialized plan, independently of
-// the solver's O(n + m) formulas.
+// Recomputes the values of docs/conventions.md, "Reported values" from the materialized plan,
+// independently of the solver's O(n + m) formulas.
 struct Direct {
   double transport_cost, primal, dual, entropy, mass;
 };
@@ -342,6 +343,7 @@ TEST_CASE("epsilon scaling changes the path, not the answer") {
   eot::SolverOptions plain, scaled;
   plain.max_iterations = scaled.max_iterations = 100000;
   plain.acceleration.enabled = scaled.acceleration.enabled = false;  // scaling alone
+  plain.newton = scaled.newton = eot::NewtonMode::Off;
   scaled.epsilon_scaling.enabled = true;
   const eot::Result rp = eot::solve(p, plain), rs = eot::solve(p, scaled);
   REQUIRE(rp.converged());
@@ -452,6 +454,7 @@ TEST_CASE("over-relaxation cuts iterations, reaches the same solution, and falls
   eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(x, y), 0.003);
   eot::SolverOptions plain = tight(), relaxed = tight();
   plain.acceleration.enabled = false;
+  plain.newton = relaxed.newton = eot::NewtonMode::Off;  // Sinkhorn's iterations alone
   plain.max_iterations = relaxed.max_iterations = 20000;
   const eot::Result r0 = eot::solve(p, plain), r1 = eot::solve(p, relaxed);
   REQUIRE(r0.converged());
@@ -466,6 +469,7 @@ TEST_CASE("over-relaxation cuts iterations, reaches the same solution, and falls
     const eot::Problem<double> q = dense_problem(uniform_matrix(20, 30, 39), 0.03);
     eot::SolverOptions forced = tight(), none = tight();
     forced.acceleration.omega = 1.99;
+    forced.newton = none.newton = eot::NewtonMode::Off;
     none.acceleration.enabled = false;
     const eot::Result rf = eot::solve(q, forced), rn = eot::solve(q, none);
     REQUIRE(rf.converged());
@@ -499,6 +503,7 @@ TEST_CASE_TEMPLATE("the kernel domain gives the log domain's answer, absorbing a
     log.max_iterations = kernel.max_iterations = 100000;
     log.domain = eot::Domain::Log;
     kernel.domain = eot::Domain::Kernel;
+    log.newton = kernel.newton = eot::NewtonMode::Off;  // the potentials travel by Sinkhorn
     const eot::Result rl = eot::solve(p, log), rk = eot::solve(p, kernel);
     REQUIRE(rl.converged());
     REQUIRE(rk.converged());
@@ -543,6 +548,7 @@ TEST_CASE("over-relaxation never takes many more iterations than plain Sinkhorn"
         const eot::Problem<double> p = regime_problem(regime, c, epsilon);
         eot::SolverOptions plain = tight(), relaxed = tight();
         plain.acceleration.enabled = false;
+        plain.newton = relaxed.newton = eot::NewtonMode::Off;
         const eot::Result r0 = eot::solve(p, plain), r1 = eot::solve(p, relaxed);
         REQUIRE(r0.converged());
         REQUIRE(r1.converged());

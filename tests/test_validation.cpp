@@ -68,10 +68,30 @@ TEST_CASE("bad problems are refused with the field, the value and the rule") {
   SUBCASE("balanced masses must match, never rescaled") {
     p.b *= 2;
     CHECK(rejection(p) ==
-          "balanced problem needs equal masses: sum(a) = 1, sum(b) = 2 (normalize them, or relax "
-          "a side with rho_a/rho_b)");
+          "balanced problem needs equal masses: sum(b) - sum(a) = 1 (sum(a) = 1, sum(b) = 2), "
+          "more than 1e-09 x the mass; normalize them, or relax a side with rho_a/rho_b");
     p.rho_b = 1.0;
     CHECK(rejection(p).empty());
+  }
+  SUBCASE("the mass check is never stricter than rounding, and says by how much sums differ") {
+    p.b[0] += 4.4e-16;
+    eot::SolverOptions strict;
+    strict.tolerance = 1e-16;
+    CHECK(message_of<eot::InvalidArgument>([&] { eot::validate(p, strict); }).empty());
+    p.b[0] += 1e-6;
+    const std::string message = message_of<eot::InvalidArgument>([&] { eot::validate(p, strict); });
+    CHECK(contains(message, "sum(b) - sum(a) = 1e-06 ("));
+    CHECK(contains(message, "sum(a) = 1, sum(b) = 1.0000010000"));
+  }
+  SUBCASE("refusals say which field and entry they concern") {
+    p.a[2] = -1;
+    try {
+      eot::validate(p);
+      FAIL("not refused");
+    } catch (const eot::InvalidArgument& e) {
+      CHECK(e.field() == "a");
+      CHECK(e.index() == 2);
+    }
   }
   SUBCASE("a constrained row or column needs an admissible pair") {
     MatrixD c = uniform_matrix(5, 4, 2);

@@ -3,13 +3,28 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace eot {
 
-// An argument breaks a rule. The message names the field, its value (or index) and the rule.
+// An argument breaks a rule. The message names the field, its value (or index) and the rule;
+// field() and index() say the same for a program that maps them back to where the input came
+// from (the command line names the file).
 class InvalidArgument : public std::invalid_argument {
  public:
-  using std::invalid_argument::invalid_argument;
+  explicit InvalidArgument(const std::string& message, std::string field = "",
+                           long long index = -1)
+      : std::invalid_argument(message), field_(std::move(field)), index_(index) {}
+  // What the rule concerns: a Problem field ("cost", "a", "b", "epsilon", "rho_a", "rho_b"),
+  // "x" or "y" (a point cloud), "masses" (a and b together), an option ("initial_f",
+  // "initial_g", "options"), or "" where no single input is at fault.
+  const std::string& field() const { return field_; }
+  // The entry concerned (a row of the cost, a point, a weight), or -1.
+  long long index() const { return index_; }
+
+ private:
+  std::string field_;
+  long long index_;
 };
 
 // A file cannot be read or written. The message names the file and, where known, the place.

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "eot/types.hpp"
 
@@ -22,6 +23,14 @@ struct CostBounds {
   double max = 0;
   double range() const { return max - min; }
   double magnitude() const { return std::max(-min, max); }  // max |C_ij|
+};
+
+// The large entries of a plan, row by row (compressed sparse rows): row i's entries are
+// col[k], value[k] for k in [start[i], start[i + 1]).
+struct SparsePlan {
+  std::vector<Index> start, col;
+  std::vector<double> value;
+  Index nonzeros() const { return Index(col.size()); }
 };
 
 template <typename T>
@@ -48,9 +57,9 @@ class Geometry {
   // geometry's storage or into `scratch` (which the caller owns, one per thread).
   virtual Tile tile(Index i0, Index j0, Index ni, Index nj, Matrix<T>& scratch) const = 0;
 
-  // The soft-min kernels (MATH.md section 2). `threads` as for eot::thread_count (0: all CPUs).
-  // Each output entry is computed by one thread in a fixed order: results do not depend
-  // on the thread count.
+  // The soft-min kernels (docs/conventions.md, "Potentials and plan"). `threads` as for
+  // eot::thread_count (0: all CPUs). Each output entry is computed by one thread in a fixed order:
+  // results do not depend on the thread count.
   //
   // If `*interrupt` turns true during a pass, the pass stops early and `out` is meaningless.
   //
@@ -80,6 +89,13 @@ class Geometry {
   // The same into memory the caller owns: row i at out + i * ld (ld >= cols()).
   void plan_into(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon, T* out,
                  Index ld, int threads, const std::atomic<bool>* interrupt = nullptr) const;
+
+  // The entries with P_ij >= row_floor_i or P_ij >= col_floor_j, at most max_per_row of them
+  // per row (its largest), in one pass. Interrupted, it is incomplete (as lse_rows).
+  SparsePlan select_plan(const Eigen::VectorXd& alpha, const Eigen::VectorXd& beta, double epsilon,
+                         const Eigen::VectorXd& row_floor, const Eigen::VectorXd& col_floor,
+                         Index max_per_row, int threads,
+                         const std::atomic<bool>* interrupt = nullptr) const;
 
   // The smallest and largest finite cost (one pass over the costs).
   CostBounds cost_bounds(int threads) const;

@@ -1,4 +1,4 @@
-// The entropic OT problem (MATH.md section 1): one type for every regime.
+// The entropic OT problem (docs/conventions.md, "The problem"): one type for every regime.
 //
 //   minimize over P >= 0:  <P, C> + epsilon KL(P | a (x) b) + D_a(P 1 | a) + D_b(P^T 1 | b)
 //

@@ -12,7 +12,8 @@
 namespace eot {
 
 enum class Status {
-  Converged,             // marginal error <= tolerance * max(sum a, sum b) at the target epsilon
+  Converged,             // marginal error <= tolerance * the aimed mass (SolverOptions::tolerance)
+                         // at the target epsilon
   MaxIterationsReached,  // the iteration budget ran out first
   NumericalFailure,      // an update would have produced a non-finite value; the last finite
                          // potentials are returned
@@ -20,8 +21,11 @@ enum class Status {
   AbortedByCallback,     // the callback asked to abort
   Interrupted,           // SolverOptions::interrupt turned true; f and g are the potentials of
                          // the last completed update, no other value is evaluated
+  Stalled,               // the error stopped falling above the tolerance (the precision's floor,
+                         // see Result::message), with no Newton step left to try
 };
-// "converged", "max_iterations", "numerical_failure", "stopped", "aborted", "interrupted".
+// "converged", "max_iterations", "numerical_failure", "stopped", "aborted", "interrupted",
+// "stalled".
 const char* to_string(Status status);
 
 // What the callback sees at each convergence check.
@@ -30,17 +34,19 @@ struct IterationInfo {
   int stage = 0;      // epsilon-scaling stage, 0-based; the last one is the target
   int stages = 1;
   double epsilon = 0;         // epsilon of this stage
-  double marginal_error = 0;  // MATH.md section 5
+  double marginal_error = 0;  // docs/conventions.md, "Reported values"
   double threshold = 0;       // converged when marginal_error <= threshold
   double elapsed_seconds = 0;
+  int newton_steps = 0;  // of the iterations so far, Newton steps
 };
 
 enum class CallbackAction { Continue, Stop, Abort };
 using IterationCallback = std::function<CallbackAction(const IterationInfo&)>;
 
-// Epsilon scaling (annealing, MATH.md section 6): stages at epsilon_k = epsilon_0 * factor^k
-// while above the target, a few iterations each, then the normal convergence loop at the
-// target epsilon. Skipped when a side is free (the problem is then solved in closed form).
+// Epsilon scaling (annealing, docs/conventions.md, "Epsilon scaling"): stages at epsilon_k =
+// epsilon_0 * factor^k while above the target, a few iterations each, then the normal convergence
+// loop at the target epsilon. Skipped when a side is free (the problem is then solved in closed
+// form).
 struct EpsilonScaling {
   bool enabled = false;
   double initial_epsilon = 0;  // 0: the range of the finite costs
@@ -79,15 +85,31 @@ const char* to_string(Domain domain);  // "auto", "log", "kernel"
 // Parses those names; throws InvalidArgument otherwise.
 Domain domain_from_string(const std::string& name);
 
+// The Newton stage (docs/conventions.md, "The Newton stage"): Newton steps on the dual with a
+// sparsified Hessian, for problems with both sides constrained. Each step counts as one
+// iteration. Auto switches to it at the target epsilon when the measured Sinkhorn rate says
+// more than kNewtonAfter iterations remain, or the error has stopped falling; On switches at
+// the first check at the target; Off never. A step that finds no ascent sends the solve back
+// to Sinkhorn (plain, without over-relaxation), which may switch again later, twice at most.
+enum class NewtonMode { Auto, On, Off };
+inline constexpr int kNewtonAfter = 1000;
+const char* to_string(NewtonMode mode);  // "auto", "on", "off"
+// Parses those names; throws InvalidArgument otherwise.
+NewtonMode newton_mode_from_string(const std::string& name);
+
 struct SolverOptions {
   int max_iterations = 10000;
-  // Relative to the mass: converged when marginal_error <= tolerance * max(sum a, sum b).
-  // 0 means the precision's default: 1e-9 for double, 1e-5 for float.
+  // Relative to the mass the marginals aim at: converged when marginal_error <= tolerance *
+  // max(sum t_a, sum t_b), with t = a on a hard side and a exp(-f / rho_a) on a soft one
+  // (docs/conventions.md, "Reported values"), free sides left out: max(sum a, sum b) when both
+  // sides are hard, and still relative when an unbalanced plan's optimal mass is tiny. 0 means the
+  // precision's default: 1e-9 for double, 1e-5 for float.
   double tolerance = 0;
   int check_every = 10;  // check convergence every this many iterations
   EpsilonScaling epsilon_scaling;
   Acceleration acceleration;
   Domain domain = Domain::Auto;
+  NewtonMode newton = NewtonMode::Auto;
   // The most memory the solve's dense arrays may take together, in bytes, the geometry's own
   // included (a dense cost matrix, the kernel-domain K). 0 means the default: whatever memory
   // is available, with Domain::Auto storing K only if it is no larger than the costs
@@ -142,7 +164,8 @@ struct Result {
   // The potentials (cost units) and the plan's marginals r = P 1, c = P^T 1.
   Eigen::VectorXd f, g, row_marginal, col_marginal;
 
-  int iterations = 0;
+  int iterations = 0;          // Sinkhorn iterations and Newton steps
+  int newton_steps = 0;        // of which Newton steps
   int stages = 1;              // epsilon-scaling stages, the target included
   double omega = 1;            // the over-relaxation in use at the end (1: none)
   std::string domain = "log";  // where the target-epsilon iterations ran: "log" or "kernel"
@@ -151,7 +174,7 @@ struct Result {
   double kernel_bytes = 0;     // K's memory when the kernel domain was chosen, else 0
   double marginal_error = 0;   // of the returned potentials
   double transport_cost = 0;   // <P, C>
-  double primal = 0;           // MATH.md section 5
+  double primal = 0;           // docs/conventions.md, "Reported values"
   double dual = 0;
   double gap = 0;      // primal - dual; >= 0, and -> 0 at convergence
   double entropy = 0;  // -sum P log P
@@ -173,7 +196,7 @@ struct Result {
 template <typename T>
 void validate(const Problem<T>& problem, const SolverOptions& options = {});
 
-// Log-domain Sinkhorn with per-side damping (MATH.md sections 2, 5, 6). Bad input throws;
+// Log-domain Sinkhorn with per-side damping (docs/conventions.md). Bad input throws;
 // every other outcome is a Status in the result.
 template <typename T>
 Result solve(const Problem<T>& problem, const SolverOptions& options = {});
