@@ -12,10 +12,8 @@
 
 namespace eot::cli {
 
-namespace {
+namespace {}  // namespace
 
-// The library's refusal of a problem, with the file the field came from in front ("a.csv: a(3)
-// is -1: ..."). A field from a flag, or a default, is named by the message alone.
 [[noreturn]] void refuse_with_file(const InvalidArgument& e, const ProblemInput& args) {
   const bool clouds = args.cost.empty();
   std::vector<std::string> files;
@@ -29,10 +27,11 @@ namespace {
   if (field == "b" || field == "masses") files.push_back(args.b);
   files.erase(std::remove(files.begin(), files.end(), std::string()), files.end());
   std::string where;
-  for (std::size_t k = 0; k < files.size(); ++k)
-    where += (k == 0 ? "" : " and ") + files[k];
+  for (std::size_t k = 0; k < files.size(); ++k) where += (k == 0 ? "" : " and ") + files[k];
   bad_input(where.empty() ? e.what() : where + ": " + e.what());
 }
+
+namespace {
 
 template <typename T>
 std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
@@ -60,7 +59,7 @@ std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
 
 }  // namespace
 
-void add_problem_options(CLI::App& app, ProblemInput& input) {
+void add_input_options(CLI::App& app, ProblemInput& input) {
   CLI::Option* cost =
       app.add_option("--cost", input.cost, "cost matrix (n x m; inf = forbidden pair)");
   CLI::Option* x = app.add_option("--x", input.x, "points of the rows (n x d)");
@@ -74,6 +73,14 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
       ->capture_default_str();
   app.add_option("--a", input.a, "row weights (n; default uniform, mass 1)");
   app.add_option("--b", input.b, "column weights (m; default uniform, mass 1)");
+  app.add_option("--memory-limit", input.memory_limit,
+                 "most memory for the dense arrays (costs, kernel, plan), e.g. 400M or 2G "
+                 "(default: what is available; the kernel domain then stores K only if it is "
+                 "no larger than the costs or 256 MB)");
+}
+
+void add_problem_options(CLI::App& app, ProblemInput& input) {
+  add_input_options(app, input);
   app.add_option("--rho-a", input.rho_a, "row marginal penalty: inf = hard (default), 0 = free");
   app.add_option("--rho-b", input.rho_b,
                  "column marginal penalty: inf = hard (default), 0 = free (one-sided)");
@@ -87,10 +94,6 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
   app.add_option("--threads", input.options.threads,
                  "threads, 0 to 1024 (0 = every CPU this process may use)")
       ->check(CLI::Range(0, kMaxThreads));
-  app.add_option("--memory-limit", input.memory_limit,
-                 "most memory for the dense arrays (costs, kernel, plan), e.g. 400M or 2G "
-                 "(default: what is available; the kernel domain then stores K only if it is "
-                 "no larger than the costs or 256 MB)");
   app.add_option("--precision", input.precision, "float or double")
       ->check(CLI::IsMember({"float", "double"}))
       ->capture_default_str();
@@ -139,12 +142,18 @@ void require_geometry(ProblemInput& input) {
 }
 
 template <typename T>
-Problem<T> read_problem(const ProblemInput& args, double epsilon) {
+Problem<T> read_inputs(const ProblemInput& args, double epsilon) {
   Problem<T> problem(read_geometry<T>(args), epsilon);
   if (!args.a.empty()) problem.a = io::read_vector(args.a).template cast<T>();
   if (!args.b.empty()) problem.b = io::read_vector(args.b).template cast<T>();
   problem.rho_a = args.rho_a;
   problem.rho_b = args.rho_b;
+  return problem;
+}
+
+template <typename T>
+Problem<T> read_problem(const ProblemInput& args, double epsilon) {
+  Problem<T> problem = read_inputs<T>(args, epsilon);
   try {
     validate(problem, args.options);  // the library's rules, once
   } catch (const InvalidArgument& e) {
@@ -167,6 +176,7 @@ nlohmann::ordered_json values_json(const Result& r) {
           {"solve_time_seconds", r.solve_time_seconds}};
 }
 
+template Problem<double> read_inputs(const ProblemInput&, double);
 template Problem<float> read_problem(const ProblemInput&, double);
 template Problem<double> read_problem(const ProblemInput&, double);
 

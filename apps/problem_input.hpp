@@ -16,16 +16,25 @@ struct ProblemInput {
   SolverOptions options;
 };
 
-// --cost | --x --y [--metric], --a, --b, --rho-a, --rho-b, the solver controls, --precision.
+// --cost | --x --y [--metric], --a, --b, --memory-limit: what `eot exact` takes.
+void add_input_options(CLI::App& app, ProblemInput& input);
+// The inputs, and --rho-a, --rho-b, the solver controls, --precision.
 void add_problem_options(CLI::App& app, ProblemInput& input);
 // Throws CLI::RequiredError unless a cost or point clouds were given, and CLI::ValidationError
 // for a bad --memory-limit (call after parsing).
 void require_geometry(ProblemInput& input);
-// Reads the files; bad input ends the run with a message that names the file.
+// Reads the files (the weights as given: read_problem checks them).
+template <typename T>
+Problem<T> read_inputs(const ProblemInput& input, double epsilon);
+// Reads the files and applies the library's rules (eot::validate); bad input ends the run with
+// a message that names the file.
 template <typename T>
 Problem<T> read_problem(const ProblemInput& input, double epsilon);
-// How a solve ended and its values (docs/conventions.md, "Reported values"), as JSON: what `eot solve --json`
-// reports and each row of `eot sweep --json`.
+// The library's refusal of a problem, with the file the field came from in front ("a.csv: a(3)
+// is -1: ..."). A field from a flag, or a default, is named by the message alone.
+[[noreturn]] void refuse_with_file(const InvalidArgument& e, const ProblemInput& input);
+// How a solve ended and its values (docs/conventions.md, "Reported values"), as JSON: what `eot
+// solve --json` reports and each row of `eot sweep --json`.
 nlohmann::ordered_json values_json(const Result& result);
 // Progress on stderr while `enabled`: epsilon stage, iteration, marginal error; sets `printed`.
 IterationCallback progress_printer(bool enabled, bool& printed);

@@ -103,7 +103,7 @@ void check_plot_name(const std::string& out) {
   }
 }
 
-// The largest dense cost the sweep materializes for the exact solver (200 MB of doubles).
+// The largest problem the sweep solves exactly (2.4 GB at kExactBytesPerEntry).
 constexpr Index kMaxExactEntries = 25'000'000;
 
 std::vector<double> epsilon_grid(const SweepArgs& args) {
@@ -181,16 +181,14 @@ int sweep(const SweepArgs& args) {
   }
   if (progress) std::fputc('\n', stderr);
 
-  // The exact cost, for balanced problems small enough to hold the dense cost.
+  // The exact cost, for balanced problems small enough to solve exactly beside the rest.
   std::optional<double> exact;
+  const double exact_bytes = double(problem.n()) * double(problem.m()) * kExactBytesPerEntry;
+  const double budget = memory_budget(options.memory_limit);  // 0: unknown
   if (problem.rho_a == kInf && problem.rho_b == kInf &&
-      problem.n() * problem.m() <= kMaxExactEntries) {
-    Matrix<T> scratch;
-    const Matrix<double> cost =
-        Matrix<T>(problem.geometry->tile(0, 0, problem.n(), problem.m(), scratch))
-            .template cast<double>();
-    exact =
-        exact_ot(cost, problem.a.template cast<double>(), problem.b.template cast<double>()).cost;
+      problem.n() * problem.m() <= kMaxExactEntries &&
+      (budget == 0 || exact_bytes <= budget - problem.geometry->bytes())) {
+    exact = exact_ot(problem, options.memory_limit).cost;
     throw_if_interrupted();
   }
 

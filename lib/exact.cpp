@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "eot/error.hpp"
+#include "eot/memory.hpp"
 
 namespace eot {
 
@@ -44,12 +46,14 @@ std::vector<Integer> to_integers(const Eigen::VectorXd& w, double scale, Integer
 void check_weights(const char* name, const Eigen::VectorXd& w, Index size) {
   if (w.size() != size) {
     throw InvalidArgument(std::string(name) + " has " + std::to_string(w.size()) +
-                          " entries but the cost has " + std::to_string(size));
+                              " entries but the cost has " + std::to_string(size),
+                          name);
   }
   for (Index i = 0; i < w.size(); ++i) {
     if (!std::isfinite(w[i]) || w[i] < 0) {
       throw InvalidArgument(std::string(name) + "(" + std::to_string(i) + ") is " +
-                            std::to_string(w[i]) + ": weights must be finite and >= 0");
+                                std::to_string(w[i]) + ": weights must be finite and >= 0",
+                            name, i);
     }
   }
 }
@@ -64,15 +68,22 @@ ExactResult exact_ot(const Matrix<double>& cost, const Eigen::VectorXd& a,
   check_weights("b", b, m);
   const double mass_a = a.sum(), mass_b = b.sum();
   if (mass_a <= 0 || std::abs(mass_a - mass_b) > 1e-9 * std::max(mass_a, mass_b)) {
-    throw InvalidArgument("exact OT needs equal positive masses: sum(a) = " +
-                          std::to_string(mass_a) + ", sum(b) = " + std::to_string(mass_b));
+    std::ostringstream message;
+    message.precision(17);
+    message << "exact OT needs equal positive masses: sum(a) = " << mass_a
+            << ", sum(b) = " << mass_b << " (sum(b) - sum(a) = " << mass_b - mass_a
+            << "); normalize the weights, or solve the entropic problem with a relaxed side "
+               "(rho_a or rho_b below inf)";
+    throw InvalidArgument(message.str(), "masses");
   }
   double largest = 0;
   for (Index k = 0; k < cost.size(); ++k) {
     const double c = cost.data()[k];
     if (std::isnan(c) || c == -kInf) {
       throw InvalidArgument("cost(" + std::to_string(k / m) + ", " + std::to_string(k % m) +
-                            ") is not a number or -inf: costs must be finite, or +inf (forbidden)");
+                                ") is not a number or -inf: costs must be finite, or +inf "
+                                "(forbidden)",
+                            "cost", k / m);
     }
     if (c < kInf) largest = std::max(largest, std::abs(c));
   }
@@ -85,20 +96,25 @@ ExactResult exact_ot(const Matrix<double>& cost, const Eigen::VectorXd& a,
   const double cost_scale = largest > 0 ? 1e12 / largest : 1.0;
 
   // Rows are nodes 0..n-1, columns n..n+m-1; an arc per admissible pair, sorted by source.
-  std::vector<std::pair<int, int>> arcs;
-  std::vector<Integer> arc_cost;
-  for (Index i = 0; i < n; ++i) {
-    for (Index j = 0; j < m; ++j) {
-      if (cost(i, j) == kInf) continue;
-      arcs.emplace_back(int(i), int(n + j));
-      arc_cost.push_back(Integer(std::llround(cost(i, j) * cost_scale)));
-    }
-  }
+  // The arc lists are dropped once the graph and its cost map hold them (the peak is the
+  // simplex's own arrays).
   lemon::StaticDigraph graph;
-  graph.build(int(n + m), arcs.begin(), arcs.end());
+  {
+    std::vector<std::pair<int, int>> arcs;
+    arcs.reserve(std::size_t((cost.array() < kInf).count()));
+    for (Index i = 0; i < n; ++i) {
+      for (Index j = 0; j < m; ++j) {
+        if (cost(i, j) < kInf) arcs.emplace_back(int(i), int(n + j));
+      }
+    }
+    graph.build(int(n + m), arcs.begin(), arcs.end());
+  }
   lemon::StaticDigraph::ArcMap<Integer> costs(graph);
   lemon::StaticDigraph::NodeMap<Integer> supplies(graph);
-  for (std::size_t e = 0; e < arcs.size(); ++e) costs[graph.arc(int(e))] = arc_cost[e];
+  for (lemon::StaticDigraph::ArcIt arc(graph); arc != lemon::INVALID; ++arc) {
+    const Index i = graph.index(graph.source(arc)), j = graph.index(graph.target(arc)) - n;
+    costs[arc] = Integer(std::llround(cost(i, j) * cost_scale));
+  }
   for (Index i = 0; i < n; ++i) supplies[graph.node(int(i))] = supply_a[i];
   for (Index j = 0; j < m; ++j) supplies[graph.node(int(n + j))] = -supply_b[j];
 
@@ -106,14 +122,16 @@ ExactResult exact_ot(const Matrix<double>& cost, const Eigen::VectorXd& a,
   simplex.costMap(costs).supplyMap(supplies);
   const auto outcome = simplex.run();
   if (outcome != decltype(simplex)::OPTIMAL) {
-    throw InvalidArgument("exact OT: no feasible plan (the forbidden pairs cut some mass off)");
+    throw InvalidArgument("exact OT: no feasible plan (the forbidden pairs cut some mass off)",
+                          "cost");
   }
   ExactResult result;
   result.plan = Matrix<double>::Zero(n, m);
-  for (std::size_t e = 0; e < arcs.size(); ++e) {
-    const Integer flow = simplex.flow(graph.arc(int(e)));
+  for (lemon::StaticDigraph::ArcIt arc(graph); arc != lemon::INVALID; ++arc) {
+    const Integer flow = simplex.flow(arc);
     if (flow != 0) {
-      result.plan(arcs[e].first, arcs[e].second - n) = double(flow) / supply_scale;
+      result.plan(graph.index(graph.source(arc)), graph.index(graph.target(arc)) - n) =
+          double(flow) / supply_scale;
     }
   }
   // LEMON's potentials pi make c_ij + pi_i - pi_j >= 0; so f = -pi (rows), g = pi (columns).
@@ -127,5 +145,31 @@ ExactResult exact_ot(const Matrix<double>& cost, const Eigen::VectorXd& a,
   result.dual = a.dot(result.f) + b.dot(result.g);
   return result;
 }
+
+template <typename T>
+ExactResult exact_ot(const Problem<T>& problem, std::uint64_t memory_limit) {
+  if (problem.rho_a != kInf || problem.rho_b != kInf) {
+    throw InvalidArgument(
+        "exact OT is balanced only (rho_a = rho_b = inf); for unequal masses or relaxed sides "
+        "solve the entropic problem",
+        problem.rho_a != kInf ? "rho_a" : "rho_b");
+  }
+  const Geometry<T>& geometry = *problem.geometry;
+  require_dense_fits(problem.n(), problem.m(), kExactBytesPerEntry, "exact OT",
+                     "use an entropic solve at small epsilon instead (its cost approaches the "
+                     "exact one), or fewer points",
+                     memory_limit, geometry.bytes());
+  Matrix<double> cost(problem.n(), problem.m());
+  Matrix<T> scratch;
+  for (Index i0 = 0; i0 < problem.n(); i0 += 64) {
+    const Index rows = std::min<Index>(64, problem.n() - i0);
+    cost.middleRows(i0, rows) =
+        geometry.tile(i0, 0, rows, problem.m(), scratch).template cast<double>();
+  }
+  return exact_ot(cost, problem.a.template cast<double>(), problem.b.template cast<double>());
+}
+
+template ExactResult exact_ot(const Problem<float>&, std::uint64_t);
+template ExactResult exact_ot(const Problem<double>&, std::uint64_t);
 
 }  // namespace eot

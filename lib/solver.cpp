@@ -120,8 +120,7 @@ void check_weights(const char* name, const Vector<T>& w, Index size, const char*
     }
   }
   if (w.template cast<double>().sum() <= 0) {
-    reject(std::string(name) + ": the total mass is 0; at least one weight must be positive",
-           name);
+    reject(std::string(name) + ": the total mass is 0; at least one weight must be positive", name);
   }
 }
 
@@ -134,8 +133,8 @@ void check_resolution(const Problem<T>& problem) {
   const double magnitude = problem.geometry->known_cost_bounds().magnitude();
   if (magnitude / problem.epsilon > limit) {
     reject("epsilon is " + str(problem.epsilon) + " but the costs reach " + str(magnitude) +
-           ": |C| / epsilon = " + str(magnitude / problem.epsilon) + " is beyond what " +
-           (std::is_same_v<T, float> ? "float" : "double") + " resolves (" + str(limit) +
+               ": |C| / epsilon = " + str(magnitude / problem.epsilon) + " is beyond what " +
+               (std::is_same_v<T, float> ? "float" : "double") + " resolves (" + str(limit) +
                "); raise epsilon, shift or rescale the costs" +
                (std::is_same_v<T, float> ? ", or use double" : ""),
            "cost");
@@ -159,7 +158,7 @@ void check_range(const Problem<T>& p, const SolverOptions& o) {
   const double exponent = std::log(mass_a) + std::log(mass_b) - bounds.min / p.epsilon;
   if (p.rho_a == 0 && p.rho_b == 0 && exponent > kMaxExponent) {
     reject("with both sides free the plan is a_i b_j exp(-C_ij / epsilon); the smallest cost " +
-           str(bounds.min) + " makes its mass about exp(" + str(exponent) +
+               str(bounds.min) + " makes its mass about exp(" + str(exponent) +
                "), beyond double; shift the costs up or raise epsilon",
            "cost");
   }
@@ -219,8 +218,8 @@ void check_admissible(const Problem<T>& problem, int threads) {
     for (Index i = 0; i < lse.size(); ++i) {
       if (side.w[i] > 0 && lse[i] == -kInf) {
         reject(std::string(side.name) + " " + std::to_string(i) + " has weight " + side.weight +
-               "(" + std::to_string(i) + ") = " + str(side.w[i]) + " but no admissible " +
-               side.other + ": every pair is forbidden (+inf cost) or meets a zero weight; " +
+                   "(" + std::to_string(i) + ") = " + str(side.w[i]) + " but no admissible " +
+                   side.other + ": every pair is forbidden (+inf cost) or meets a zero weight; " +
                    "allow a pair, give it zero weight, or free the side (rho = 0)",
                "cost", i);
       }
@@ -334,8 +333,8 @@ class Sinkhorn {
         log_b_(b_.array().log()),
         mass_a_(a_.sum()),
         mass_b_(b_.sum()),
-        choice_(choose_domain(problem, options)),
-        tolerance_(effective_tolerance<T>(options)) {
+        tolerance_(effective_tolerance<T>(options)),
+        choice_(choose_domain(problem, options)) {
     f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
     g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
     for (const auto& [w, potential, rho] : {std::tuple{&a_, &f_, p_.rho_a}, {&b_, &g_, p_.rho_b}}) {
@@ -434,7 +433,8 @@ class Sinkhorn {
           return finish(result, iterations, elapsed);
         }
         if (newton_worth_it(relative, iterations)) start_newton();
-        last_check_ = {iterations, relative, {}, {}};
+        if (iterations - last_check_.iteration >= 2 * o_.check_every)  // a rate over 2-4 checks
+          last_check_ = {iterations, relative, {}, {}};
       }
     }
     return result;  // not reached: the target stage only ends by returning
@@ -532,15 +532,19 @@ class Sinkhorn {
     return true;
   }
 
-  // Auto: when the rate since the last check at the target says more than kNewtonAfter
-  // iterations remain; On: at the first check at the target.
+  // Auto: when the rate of the method in use says more than kNewtonAfter iterations remain:
+  // over-relaxed Sinkhorn's rate since omega was set, measured over two checks at least (plain
+  // Sinkhorn's, while over-relaxation has yet to start, would undersell it). A rate not yet
+  // below 1 is left to the stall detector. On: at the first check at the target.
   bool newton_worth_it(double relative, int iteration) const {
     if (newton_on_ || !newton_ || o_.newton == NewtonMode::Off) return false;
     if (o_.newton == NewtonMode::On) return newton_failures_ == 0;
-    if (last_check_.iteration == 0) return false;
-    const double rate =
-        std::pow(relative / last_check_.error, 1.0 / (iteration - last_check_.iteration));
-    return !(rate < 1) || std::log(tolerance_ / relative) / std::log(rate) > kNewtonAfter;
+    const bool relaxing = o_.acceleration.enabled && fallbacks_ < kMaxFallbacks;
+    if (relaxing && omega_ == 1) return false;
+    const Checkpoint& from = relaxing ? start_ : last_check_;
+    if (from.iteration == 0 || iteration - from.iteration < 2 * o_.check_every) return false;
+    const double rate = std::pow(relative / from.error, 1.0 / (iteration - from.iteration));
+    return rate < 1 && std::log(tolerance_ / relative) / std::log(rate) > kNewtonAfter;
   }
 
   // Switches to Newton steps, if there are any left to try. Over-relaxation ends for good.
@@ -859,7 +863,7 @@ class Sinkhorn {
   int fallbacks_ = 0;
   static constexpr int kMaxFallbacks = 3;
   Checkpoint previous_, start_;
-  Checkpoint last_check_;  // the last check at the target: its iteration and relative error
+  Checkpoint last_check_;  // a check at the target 2-4 checks back: its relative error
   // Kernel domain: present if chosen, on from the second target-epsilon iteration.
   std::optional<detail::KernelDomain<T>> kernel_;
   bool kernel_on_ = false;

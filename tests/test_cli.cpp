@@ -705,9 +705,48 @@ TEST_CASE("cli: --newton and newton_steps; one mass rule, the library's") {
   box.write("a.csv", "0.5\n0.5\n");
   box.write("b.csv", "0.5\n0.50000000000000044\n");
   box.write("c.csv", "0,1\n1,0\n");
-  const Run close = box.run("solve --cost c.csv --a a.csv --b b.csv --epsilon 0.5 --tolerance 1e-16");
+  const Run close =
+      box.run("solve --cost c.csv --a a.csv --b b.csv --epsilon 0.5 --tolerance 1e-16");
   CHECK(close.exit != 2);
   CHECK(!contains(close.err, "equal masses"));
+}
+
+TEST_CASE("cli: eot exact prints the optimal cost, writes plan and potentials, refuses bad input") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  const Run r = box.run("exact --x " + ex + "x.csv --y " + ex + "y.csv --json --plan p.npy " +
+                        "--potentials f.csv");
+  REQUIRE(r.exit == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["status"] == "optimal");
+  CHECK(j["n"] == 6);
+  CHECK(j["m"] == 8);
+  const MatrixD plan = eot::io::read_matrix(box.file("p.npy"));
+  const VectorXd potentials = eot::io::read_vector(box.file("f.csv"));
+  CHECK(plan.rows() == 6);
+  CHECK(potentials.size() == 14);
+  CHECK((plan.array() > 0).count() <= 6 + 8 - 1);
+  // The same cost as the sweep's exact stage, and the dual's value from the potentials.
+  const MatrixD x = eot::io::read_matrix(ex + "x.csv"), y = eot::io::read_matrix(ex + "y.csv");
+  double cost = 0;
+  for (Index i = 0; i < 6; ++i) {
+    for (Index k = 0; k < 8; ++k) cost += plan(i, k) * (x.row(i) - y.row(k)).squaredNorm();
+  }
+  CHECK(j["cost"].get<double>() == doctest::Approx(cost).epsilon(1e-14));
+  CHECK(
+      j["dual"].get<double>() ==
+      doctest::Approx(potentials.head(6).sum() / 6 + potentials.tail(8).sum() / 8).epsilon(1e-14));
+  CHECK(j["cost"].get<double>() == doctest::Approx(1.39892941386).epsilon(1e-11));
+
+  const Run unequal = box.run("exact --x " + ex + "x.csv --y " + ex + "y.csv --a " + ex +
+                              "a.csv --b " + ex + "b.csv --plan q.csv");
+  CHECK(unequal.exit == 2);
+  CHECK(contains(unequal.err, "a.csv and " + ex + "b.csv: exact OT needs equal positive masses"));
+  CHECK(contains(unequal.err, "normalize the weights"));
+  const Run big = box.run("exact --x " + ex + "x.csv --y " + ex + "y.csv --memory-limit 1K");
+  CHECK(big.exit == 2);
+  CHECK(contains(big.err, "exact OT (6 x 8) needs 4.61 kB"));
+  CHECK(!std::filesystem::exists(box.file("q.csv")));
 }
 
 TEST_CASE("cli: a warm start never leaves the sweep worse than a cold solve") {

@@ -94,3 +94,36 @@ TEST_CASE("exact OT: forbidden pairs, and bad input") {
   CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::exact_ot(ok, VectorXd::Ones(2), w); }),
                  "a has 2 entries but the cost has 3"));
 }
+
+TEST_CASE(
+    "exact OT of a problem: point clouds as their dense costs, balanced only, within memory") {
+  const MatrixD x = uniform_matrix(30, 2, 531), y = uniform_matrix(40, 2, 532);
+  eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(x, y), 1.0);
+  p.a = weights(30, 533);
+  p.b = weights(40, 534);
+  MatrixD c(30, 40);
+  for (Index i = 0; i < 30; ++i) {
+    for (Index j = 0; j < 40; ++j) c(i, j) = (x.row(i) - y.row(j)).squaredNorm();
+  }
+  const eot::ExactResult r = eot::exact_ot(p);
+  check_optimality(r, c, p.a, p.b);
+  CHECK(r.cost == doctest::Approx(eot::exact_ot(c, p.a, p.b).cost).epsilon(1e-14));
+
+  p.rho_b = 2;
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::exact_ot(p); }),
+                 "exact OT is balanced only"));
+  p.rho_b = eot::kInf;
+  p.b *= 1.5;
+  try {
+    eot::exact_ot(p);
+    FAIL("unequal masses accepted");
+  } catch (const eot::InvalidArgument& e) {
+    CHECK(e.field() == "masses");
+    CHECK(contains(e.what(), "sum(b) - sum(a) = 0.5"));
+    CHECK(contains(e.what(), "or solve the entropic problem with a relaxed side"));
+  }
+  p.b /= 1.5;
+  // 30 x 40 x 96 bytes = 115 kB does not fit in 100 kB: refused before any work.
+  CHECK(contains(message_of<eot::InvalidArgument>([&] { eot::exact_ot(p, 100'000); }),
+                 "exact OT (30 x 40) needs 115 kB but"));
+}

@@ -12,8 +12,7 @@ namespace eot {
 // from (the command line names the file).
 class InvalidArgument : public std::invalid_argument {
  public:
-  explicit InvalidArgument(const std::string& message, std::string field = "",
-                           long long index = -1)
+  explicit InvalidArgument(const std::string& message, std::string field = "", long long index = -1)
       : std::invalid_argument(message), field_(std::move(field)), index_(index) {}
   // What the rule concerns: a Problem field ("cost", "a", "b", "epsilon", "rho_a", "rho_b"),
   // "x" or "y" (a point cloud), "masses" (a and b together), an option ("initial_f",
