@@ -52,6 +52,7 @@ void add_solve_command(CLI::App& app, Runner& run);
 void add_attention_command(CLI::App& app, Runner& run);
 void add_bench_command(CLI::App& app, Runner& run);
 void add_demo_command(CLI::App& app, Runner& run);
+void add_divergence_command(CLI::App& app, Runner& run);
 void add_exact_command(CLI::App& app, Runner& run);
 void add_sweep_command(CLI::App& app, Runner& run);
 

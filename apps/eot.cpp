@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add_attention_command(app, run);
   add_sweep_command(app, run);
   add_exact_command(app, run);
+  add_divergence_command(app, run);
   add_demo_command(app, run);
   add_bench_command(app, run);
   add_bench_attention_command(app, run);

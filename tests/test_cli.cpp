@@ -749,6 +749,53 @@ TEST_CASE("cli: eot exact prints the optimal cost, writes plan and potentials, r
   CHECK(!std::filesystem::exists(box.file("q.csv")));
 }
 
+TEST_CASE("cli: eot divergence from points or from costs, with its gradients") {
+  Sandbox box;
+  const std::string ex = data_path("examples/");
+  const Run r = box.run("divergence --x " + ex + "x.csv --y " + ex + "y.csv --epsilon 0.05 " +
+                        "--json --grad-x gx.npy --grad-y gy.csv --grad-a ga.csv --grad-b gb.csv");
+  REQUIRE(r.exit == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const char* key :
+       {"divergence", "ot_xy", "ot_xx", "ot_yy", "status", "iterations", "solve_time_seconds"})
+    CHECK(j.contains(key));
+  CHECK(j["status"] == "converged");
+  const double s = j["divergence"];
+  CHECK(s == doctest::Approx(j["ot_xy"].get<double>() -
+                             (j["ot_xx"].get<double>() + j["ot_yy"].get<double>()) / 2));
+  CHECK(eot::io::read_matrix(box.file("gx.npy")).rows() == 6);
+  CHECK(eot::io::read_matrix(box.file("gy.csv")).rows() == 8);
+  CHECK(eot::io::read_vector(box.file("ga.csv")).size() == 6);
+  // The same from the three cost matrices.
+  const MatrixD x = eot::io::read_matrix(ex + "x.csv"), y = eot::io::read_matrix(ex + "y.csv");
+  auto costs = [](const MatrixD& p, const MatrixD& q) {
+    MatrixD c(p.rows(), q.rows());
+    for (Index i = 0; i < p.rows(); ++i) {
+      for (Index k = 0; k < q.rows(); ++k) c(i, k) = (p.row(i) - q.row(k)).squaredNorm();
+    }
+    return c;
+  };
+  eot::io::write_matrix(box.file("cxy.csv"), costs(x, y));
+  eot::io::write_matrix(box.file("cxx.csv"), costs(x, x));
+  eot::io::write_matrix(box.file("cyy.csv"), costs(y, y));
+  const Run dense = box.run(
+      "divergence --cost-xy cxy.csv --cost-xx cxx.csv --cost-yy cyy.csv --epsilon 0.05 --json");
+  REQUIRE(dense.exit == 0);
+  CHECK(nlohmann::json::parse(dense.out)["divergence"].get<double>() ==
+        doctest::Approx(s).epsilon(1e-10));
+  const Run no_points = box.run("divergence --cost-xy cxy.csv --cost-xx cxx.csv --cost-yy " +
+                                std::string("cyy.csv --epsilon 0.05 --grad-x g.csv"));
+  CHECK(no_points.exit == 2);
+  CHECK(contains(no_points.err, "--grad-x and --grad-y need point clouds"));
+  const Run unequal = box.run("divergence --x " + ex + "x.csv --y " + ex + "y.csv --a " + ex +
+                              "a.csv --b " + ex + "b.csv --epsilon 0.05");
+  CHECK(unequal.exit == 2);
+  CHECK(contains(unequal.err, "b.csv: balanced problem needs equal masses"));
+  const Run budget = box.run("divergence --x " + ex + "x.csv --y " + ex + "y.csv --epsilon " +
+                             "0.001 --max-iterations 3 --json");
+  CHECK(budget.exit == 3);
+}
+
 TEST_CASE("cli: a warm start never leaves the sweep worse than a cold solve") {
   Sandbox box;
   const std::string ex = data_path("examples/");
