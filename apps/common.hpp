@@ -51,6 +51,7 @@ using Runner = std::function<int()>;
 void add_solve_command(CLI::App& app, Runner& run);
 void add_attention_command(CLI::App& app, Runner& run);
 void add_bench_command(CLI::App& app, Runner& run);
+void add_barycenter_command(CLI::App& app, Runner& run);
 void add_demo_command(CLI::App& app, Runner& run);
 void add_divergence_command(CLI::App& app, Runner& run);
 void add_exact_command(CLI::App& app, Runner& run);

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_sweep_command(app, run);
   add_exact_command(app, run);
   add_divergence_command(app, run);
+  add_barycenter_command(app, run);
   add_demo_command(app, run);
   add_bench_command(app, run);
   add_bench_attention_command(app, run);

@@ -796,6 +796,30 @@ TEST_CASE("cli: eot divergence from points or from costs, with its gradients") {
   CHECK(budget.exit == 3);
 }
 
+TEST_CASE("cli: eot barycenter writes POT's barycenter; bad input names the file") {
+  Sandbox box;
+  const std::string d = data_path("pot/barycenter/");
+  const Run r = box.run("barycenter --measures " + d + "measures.csv --cost " + d +
+                        "cost.csv --lambdas " + d + "lambdas.csv --epsilon 0.01 --tolerance " +
+                        "1e-12 --max-iterations 100000 --out b.npy --json");
+  REQUIRE(r.exit == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["status"] == "converged");
+  CHECK(j["k"] == 3);
+  const VectorXd b = eot::io::read_vector(box.file("b.npy"));
+  CHECK((b - eot::io::read_vector(d + "barycenter.csv")).cwiseAbs().maxCoeff() < 1e-9);
+  box.write("l.csv", "0.5\n0.6\n0.1\n");
+  const Run bad = box.run("barycenter --measures " + d + "measures.csv --cost " + d +
+                          "cost.csv --lambdas l.csv --epsilon 0.01 --out c.csv");
+  CHECK(bad.exit == 2);
+  CHECK(contains(bad.err, "l.csv: lambdas sum to 1.2; they must sum to 1"));
+  CHECK(!std::filesystem::exists(box.file("c.csv")));
+  const Run short_budget = box.run("barycenter --measures " + d + "measures.csv --cost " + d +
+                                   "cost.csv --epsilon 0.01 --max-iterations 2 --out e.csv");
+  CHECK(short_budget.exit == 3);
+  CHECK(std::filesystem::exists(box.file("e.csv")));  // outputs are still written
+}
+
 TEST_CASE("cli: a warm start never leaves the sweep worse than a cold solve") {
   Sandbox box;
   const std::string ex = data_path("examples/");

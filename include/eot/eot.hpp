@@ -7,6 +7,7 @@
 #pragma once
 
 #include "eot/attention.hpp"
+#include "eot/barycenter.hpp"
 #include "eot/divergence.hpp"
 #include "eot/error.hpp"
 #include "eot/exact.hpp"
