@@ -124,7 +124,8 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
     newton_modes[to_string(mode)] = mode;
   app.add_option("--newton", input.options.newton,
                  "Newton steps on the dual where Sinkhorn is slow: auto (when the measured "
-                 "rate says more than 1000 iterations remain, or the error stalls), on (from "
+                 "rate says more than 1000 iterations remain, 10 000 in the kernel domain, or the "
+                 "error stalls), on (from "
                  "the first check), off")
       ->transform(CLI::CheckedTransformer(newton_modes))
       ->default_str("auto");

@@ -532,19 +532,22 @@ class Sinkhorn {
     return true;
   }
 
-  // Auto: when the rate of the method in use says more than kNewtonAfter iterations remain:
-  // over-relaxed Sinkhorn's rate since omega was set, measured over two checks at least (plain
-  // Sinkhorn's, while over-relaxation has yet to start, would undersell it). A rate not yet
+  // Auto: when the recent rate (over the last 2-4 checks) of the method in use says more than
+  // kNewtonAfter iterations remain (10 times that in the kernel domain): once over-relaxation
+  // has started, its own rate (plain Sinkhorn's, before, would undersell it). A rate not yet
   // below 1 is left to the stall detector. On: at the first check at the target.
   bool newton_worth_it(double relative, int iteration) const {
     if (newton_on_ || !newton_ || o_.newton == NewtonMode::Off) return false;
     if (o_.newton == NewtonMode::On) return newton_failures_ == 0;
     const bool relaxing = o_.acceleration.enabled && fallbacks_ < kMaxFallbacks;
-    if (relaxing && omega_ == 1) return false;
-    const Checkpoint& from = relaxing ? start_ : last_check_;
+    if (relaxing && (omega_ == 1 || last_check_.iteration < start_.iteration)) return false;
+    const Checkpoint& from = last_check_;
     if (from.iteration == 0 || iteration - from.iteration < 2 * o_.check_every) return false;
     const double rate = std::pow(relative / from.error, 1.0 / (iteration - from.iteration));
-    return rate < 1 && std::log(tolerance_ / relative) / std::log(rate) > kNewtonAfter;
+    // A Newton step costs a few passes over the costs with exps; a kernel-domain iteration is
+    // two matrix-vector products, about ten times cheaper than a log-domain one.
+    const double after = kernel_on_ ? 10.0 * kNewtonAfter : kNewtonAfter;
+    return rate < 1 && std::log(tolerance_ / relative) / std::log(rate) > after;
   }
 
   // Switches to Newton steps, if there are any left to try. Over-relaxation ends for good.
