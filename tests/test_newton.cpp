@@ -127,7 +127,7 @@ TEST_CASE("a solve at the precision's floor ends as stalled, naming the floor") 
   options.tolerance = 1e-17;  // below what double resolves at |C| / epsilon = 1000
   const eot::Result r = eot::solve(ref.problem, options);
   CHECK(r.status == eot::Status::Stalled);
-  CHECK(r.iterations < 500);
+  CHECK(r.iterations < 5000);  // well before the budget of 10 000
   CHECK(contains(r.message, "puts a floor near"));
   CHECK(r.marginal_error < 1e-13);
   CHECK(std::string(eot::to_string(eot::Status::Stalled)) == "stalled");
