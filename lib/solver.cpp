@@ -394,11 +394,12 @@ class Sinkhorn {
         // What the solver decides by is the relative error; what it reports, the absolute one.
         const double error = measured.error, relative = measured.relative;
         threshold_ = tolerance_ * std::exp(measured.log_aimed);
-        if (!std::isfinite(relative) && omega_ > 1) {
+        const bool overflow = !std::isfinite(error) || !std::isfinite(relative);
+        if (overflow && omega_ > 1) {
           relax(relative, iterations);  // over-relaxation overflowed: back to where it began
           continue;
         }
-        if (!std::isfinite(relative)) {
+        if (overflow) {
           result.status = Status::NumericalFailure;
           result.message = "the marginal error at iteration " + std::to_string(iterations) +
                            " is not finite (the plan overflows)";
