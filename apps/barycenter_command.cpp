@@ -83,15 +83,7 @@ void add_barycenter_command(CLI::App& app, Runner& run) {
       ->required();
   command->add_option("--lambdas", args->lambdas, "the histograms' weights, k (default uniform)");
   command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
-  command->add_option("--tolerance", args->options.tolerance,
-                      "marginal error relative to the mass (default 1e-9 double, 1e-5 float)");
-  command->add_option("--max-iterations", args->options.max_iterations, "iteration budget")
-      ->capture_default_str();
-  command->add_option("--threads", args->options.threads, "threads, 0 to 1024 (0 = every CPU)")
-      ->check(CLI::Range(0, kMaxThreads));
-  command->add_option("--precision", args->precision, "float or double")
-      ->check(CLI::IsMember({"float", "double"}))
-      ->capture_default_str();
+  add_iteration_options(*command, args->options, args->precision);
   command->add_option("--out", args->out, "write the barycenter (n values)")->required();
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->callback([args, &run] {

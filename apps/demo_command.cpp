@@ -250,8 +250,7 @@ void policy_gradient_claims(Demo& demo) {
   const VectorXd pc = (VectorXd(2) << 0.9, 0.1).finished(), uc = (VectorXd(2) << 1, -5).finished();
   const double c0 = reinforce_variance(pc, uc, 0, 2), cmean = reinforce_variance(pc, uc, 0.4, 2);
   const double cstar = reinforce_variance(pc, uc, optimal_baseline(pc, uc), 2);
-  demo.note(
-      "counterexample p = (0.9, 0.1), u = (1, -5), eps = 2:");
+  demo.note("counterexample p = (0.9, 0.1), u = (1, -5), eps = 2:");
   demo.claim("  variance with baseline 0 (expected 0.871)", c0, std::abs(c0 - 0.8712) < 1e-12, "");
   demo.claim("  variance with the mean baseline (larger: 1.037)", cmean,
              std::abs(cmean - 1.0368) < 1e-12 && cmean > c0, "");

@@ -141,17 +141,7 @@ void add_divergence_command(CLI::App& app, Runner& run) {
   command->add_option("--b", args->b, "weights of the second measure (default uniform, mass 1)");
   command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
   command->add_option("--rho", args->rho, "marginal penalty of both sides: inf = balanced");
-  command->add_option("--tolerance", args->options.tolerance,
-                      "marginal error relative to the mass (default 1e-9 double, 1e-5 float)");
-  command
-      ->add_option("--max-iterations", args->options.max_iterations,
-                   "iteration budget of each solve")
-      ->capture_default_str();
-  command->add_option("--threads", args->options.threads, "threads, 0 to 1024 (0 = every CPU)")
-      ->check(CLI::Range(0, kMaxThreads));
-  command->add_option("--precision", args->precision, "float or double")
-      ->check(CLI::IsMember({"float", "double"}))
-      ->capture_default_str();
+  add_iteration_options(*command, args->options, args->precision);
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->add_option("--grad-x", args->grad_x, "write dS/dx (n x d)");
   command->add_option("--grad-y", args->grad_y, "write dS/dy (m x d)");

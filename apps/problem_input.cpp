@@ -59,6 +59,19 @@ std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
 
 }  // namespace
 
+void add_iteration_options(CLI::App& app, SolverOptions& options, std::string& precision) {
+  app.add_option("--tolerance", options.tolerance,
+                 "marginal error relative to the mass (default 1e-9 double, 1e-5 float)");
+  app.add_option("--max-iterations", options.max_iterations, "iteration budget (of each solve)")
+      ->capture_default_str();
+  app.add_option("--threads", options.threads,
+                 "threads, 0 to 1024 (0 = every CPU this process may use)")
+      ->check(CLI::Range(0, kMaxThreads));
+  app.add_option("--precision", precision, "float or double")
+      ->check(CLI::IsMember({"float", "double"}))
+      ->capture_default_str();
+}
+
 void add_input_options(CLI::App& app, ProblemInput& input) {
   CLI::Option* cost =
       app.add_option("--cost", input.cost, "cost matrix (n x m; inf = forbidden pair)");
@@ -84,18 +97,9 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
   app.add_option("--rho-a", input.rho_a, "row marginal penalty: inf = hard (default), 0 = free");
   app.add_option("--rho-b", input.rho_b,
                  "column marginal penalty: inf = hard (default), 0 = free (one-sided)");
-  app.add_option("--tolerance", input.options.tolerance,
-                 "marginal error relative to the mass (default 1e-9 double, 1e-5 float)");
-  app.add_option("--max-iterations", input.options.max_iterations, "iteration budget")
-      ->capture_default_str();
+  add_iteration_options(app, input.options, input.precision);
   app.add_option("--check-every", input.options.check_every,
                  "iterations between convergence checks")
-      ->capture_default_str();
-  app.add_option("--threads", input.options.threads,
-                 "threads, 0 to 1024 (0 = every CPU this process may use)")
-      ->check(CLI::Range(0, kMaxThreads));
-  app.add_option("--precision", input.precision, "float or double")
-      ->check(CLI::IsMember({"float", "double"}))
       ->capture_default_str();
   app.add_flag("--epsilon-scaling", input.options.epsilon_scaling.enabled,
                "anneal epsilon down from the cost range");

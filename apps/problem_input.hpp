@@ -16,6 +16,8 @@ struct ProblemInput {
   SolverOptions options;
 };
 
+// --tolerance, --max-iterations, --threads, --precision.
+void add_iteration_options(CLI::App& app, SolverOptions& options, std::string& precision);
 // --cost | --x --y [--metric], --a, --b, --memory-limit: what `eot exact` takes.
 void add_input_options(CLI::App& app, ProblemInput& input);
 // The inputs, and --rho-a, --rho-b, the solver controls, --precision.

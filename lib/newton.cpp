@@ -14,15 +14,17 @@ using Eigen::VectorXd;
 namespace {
 
 // The Hessian keeps P_ij when it carries at least this fraction of row i's or column j's mass,
-// and at most kMaxPerRow entries of a row (docs/benchmarks.md, "Newton stage", measures them).
+// and at most kMaxPerRow entries of a row (docs/benchmarks.md, "The Newton stage", says how they
+// were chosen).
 constexpr double kKeep = 1e-12;
 constexpr Index kMaxPerRow = 64;
 // Armijo's sufficient-ascent fraction, and the shortest step tried before giving up.
 constexpr double kArmijo = 1e-4;
 constexpr double kShortestStep = 1.0 / (1 << 20);
+// The first step tried moves no potential by more than this many epsilon.
 constexpr double kReach = 10;
 // The Levenberg-Marquardt damping per unit of relative error, and the loosest relative residual
-// of conjugate gradients (docs/benchmarks.md, "Newton stage", measures them).
+// of conjugate gradients (docs/benchmarks.md, "The Newton stage", says how they were chosen).
 constexpr double kDamping = 0.03;
 constexpr double kLoosest = 1e-2;
 // Conjugate gradients stop at this many iterations whatever the residual.
