@@ -488,13 +488,23 @@ Vector<double> read_vector(const std::string& path) {
 
 void OutputBatch::write_matrix(const std::string& path,
                                const Eigen::Ref<const Matrix<double>>& matrix) {
-  const Matrix<double> contiguous = matrix;  // a Ref may have an outer stride
+  // Written from the caller's memory when its rows are contiguous: a copy would double the
+  // peak of a large plan.
+  if (matrix.outerStride() == matrix.cols()) {
+    staged_.push_back(stage_array(path, matrix.data(), matrix.rows(), matrix.cols(), false));
+    return;
+  }
+  const Matrix<double> contiguous = matrix;
   staged_.push_back(
       stage_array(path, contiguous.data(), contiguous.rows(), contiguous.cols(), false));
 }
 
 void OutputBatch::write_vector(const std::string& path,
                                const Eigen::Ref<const Vector<double>>& vector) {
+  if (vector.innerStride() == 1) {
+    staged_.push_back(stage_array(path, vector.data(), vector.size(), 1, true));
+    return;
+  }
   const Vector<double> contiguous = vector;
   staged_.push_back(stage_array(path, contiguous.data(), contiguous.size(), 1, true));
 }

@@ -539,7 +539,7 @@ TEST_CASE("cli: a plan that cannot fit is refused before the solve, pointing to 
   eot::io::write_matrix(box.file("x.npy"), uniform_matrix(400000, 2, 1));
   const Run r = box.run("solve --x x.npy --y x.npy --epsilon 0.01 --plan plan.npy");
   CHECK(r.exit == 2);
-  CHECK(contains(r.err, "eot: --plan (400000 x 400000) needs 2.56 TB but "));
+  CHECK(contains(r.err, "eot: --plan (400000 x 400000) needs 1.28 TB but "));
   CHECK(contains(r.err, "write --potentials instead"));
   CHECK(!std::filesystem::exists(box.file("plan.npy")));
 }
@@ -559,7 +559,7 @@ TEST_CASE("cli: --memory-limit bounds the kernel, the plan and the files read") 
   CHECK(contains(log.out, "\"domain\": \"log\""));
   const Run plan = box.run(clouds + "--memory-limit 400K --plan p.csv");
   CHECK(plan.exit == 2);
-  CHECK(contains(plan.err, "eot: --plan (300 x 200) needs 960 kB but "));
+  CHECK(contains(plan.err, "eot: --plan (300 x 200) needs 480 kB but "));
   CHECK(!std::filesystem::exists(box.file("p.csv")));
   const Run file = box.run("solve --cost c.npy --epsilon 0.1 --memory-limit 100K");
   CHECK(file.exit == 2);
