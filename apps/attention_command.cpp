@@ -96,6 +96,13 @@ int attention(const AttentionArgs& args) {
     }
   }
 
+  // What cannot fit is refused before any work: the weights as held and written, the
+  // backward pass's arrays before the forward pass runs.
+  if (!args.weights.empty()) {
+    require_dense_fits(q.rows(), k.rows(), held_and_written_bytes<T>(), "--weights",
+                       "write --out alone (the output never forms the weights)");
+  }
+  if (grad_output.size() != 0) attention::require_backward_fits<T>(q.rows(), k.rows());
   const auto start = std::chrono::steady_clock::now();
   Matrix<T> out, weights;
   attention::TwoSided<T> two_sided;

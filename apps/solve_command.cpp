@@ -68,10 +68,7 @@ int solve(const SolveArgs& args) {
   const Problem<T> problem = read_problem<T>(args.input, args.epsilon);
   SolverOptions options = args.input.options;
   if (!args.plan.empty()) {  // refused before the solve, not after
-    // The plan in T, and in double for the writer unless it already is (measured: 12 and 8
-    // bytes per entry at the peak).
-    const double bytes = sizeof(T) + (std::is_same_v<T, double> ? 0 : sizeof(double));
-    require_dense_fits(problem.n(), problem.m(), bytes, "--plan",
+    require_dense_fits(problem.n(), problem.m(), held_and_written_bytes<T>(), "--plan",
                        "write --potentials instead: P_ij = a_i b_j exp((f_i + g_j - C_ij) / "
                        "epsilon)",
                        options.memory_limit, problem.geometry->bytes());

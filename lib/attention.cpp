@@ -412,8 +412,7 @@ Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v
                           " x " + std::to_string(v.cols()));
   }
   check_finite("grad_output", grad_output);
-  require_dense_fits(q.rows(), k.rows(), 3 * sizeof(T), "the backward pass",
-                     "split the queries into blocks (the gradients add up over blocks)");
+  require_backward_fits<T>(q.rows(), k.rows());
   Gradients<T> g;
   const Matrix<T> u = grad_output * v.transpose();  // u_ij = <dO_i, v_j> = dL/dp_ij
   Matrix<T> p;
@@ -599,7 +598,14 @@ Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
   return (half - tau).max(0.0).square();
 }
 
+template <typename T>
+void require_backward_fits(Index n, Index m) {
+  require_dense_fits(n, m, 3 * sizeof(T), "the backward pass",
+                     "split the queries into blocks (the gradients add up over blocks)");
+}
+
 #define EOT_INSTANTIATE(T)                                                                        \
+  template void require_backward_fits<T>(Index, Index);                                           \
   template Matrix<T> forward(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&, double,        \
                              const Mask<T>&, Matrix<T>*, int);                                    \
   template Matrix<T> forward_via_solver(const Matrix<T>&, const Matrix<T>&, const Matrix<T>&,     \

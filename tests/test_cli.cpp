@@ -820,6 +820,25 @@ TEST_CASE("cli: eot barycenter writes POT's barycenter; bad input names the file
   CHECK(std::filesystem::exists(box.file("e.csv")));  // outputs are still written
 }
 
+TEST_CASE("cli: attention refuses what cannot fit before any work: weights, the backward pass") {
+  Sandbox box;
+  eot::io::write_matrix(box.file("q.npy"), uniform_matrix(300000, 1, 801));
+  eot::io::write_matrix(box.file("v.npy"), uniform_matrix(300000, 1, 802));
+  const auto start = std::chrono::steady_clock::now();
+  const Run weights =
+      box.run("attention --q q.npy --k q.npy --v v.npy --out o.npy --weights w.npy");
+  CHECK(weights.exit == 2);
+  CHECK(contains(weights.err, "eot: --weights (300000 x 300000) needs 720 GB but"));
+  const Run backward =
+      box.run("attention --q q.npy --k q.npy --v v.npy --out o.npy --grad-output v.npy " +
+              std::string("--grad-q dq.npy"));
+  CHECK(backward.exit == 2);
+  CHECK(contains(backward.err, "the backward pass (300000 x 300000) needs 2.16 TB but"));
+  // The forward pass alone would take minutes at this size: nothing ran.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+  CHECK(!std::filesystem::exists(box.file("o.npy")));
+}
+
 TEST_CASE("cli: a warm start never leaves the sweep worse than a cold solve") {
   Sandbox box;
   const std::string ex = data_path("examples/");

@@ -100,6 +100,11 @@ template <typename T>
 Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                       const Matrix<T>& grad_output, double epsilon = 0, const Mask<T>& mask = {},
                       int threads = 0, Regularizer regularizer = Regularizer::Softmax);
+// What backward() checks first: throws InvalidArgument if its n x m working arrays (three of
+// T) cannot fit in the available memory. For a caller that wants the refusal before it runs
+// the forward pass.
+template <typename T>
+void require_backward_fits(Index n, Index m);
 
 // The softmax backward pass for batches and heads (forward_batched()'s layout and mask), as a
 // streaming kernel (FlashAttention-2's): the weights are recomputed tile by tile from each
