@@ -370,8 +370,12 @@ class Sinkhorn {
           return finish(result, iterations, elapsed);
         }
         ++iterations;
-        const bool finite = newton_on_ ? newton_step() : update_f() && update_g();
-        if (interrupted()) return finish_interrupted(result, iterations - 1, elapsed);
+        // The flag may turn true after the iteration's last update completed: then it counts.
+        bool completed = false;
+        const bool finite =
+            newton_on_ ? newton_step(completed) : (completed = update_f() && update_g());
+        if (interrupted())
+          return finish_interrupted(result, completed ? iterations : iterations - 1, elapsed);
         if (!finite) {
           result.status = Status::NumericalFailure;
           result.message = "an update at iteration " + std::to_string(iterations) + " (epsilon " +
@@ -516,17 +520,21 @@ class Sinkhorn {
   }
 
   // One Newton step in place of a Sinkhorn iteration. A step that finds no ascent makes a
-  // Sinkhorn iteration instead and leaves the Newton stage. False if an update is not finite.
-  bool newton_step() {
+  // Sinkhorn iteration instead and leaves the Newton stage. False if an update is not finite;
+  // `completed` says whether the potentials moved (not when interrupted).
+  bool newton_step(bool& completed) {
+    completed = false;
     if (!ensure_row_lse() || !ensure_col_lse()) return true;  // interrupted
     switch ((*newton_)(f_, g_, row_lse_, col_lse_)) {
       case detail::NewtonStep<T>::Outcome::Ascent:
         ++newton_steps_;
+        completed = true;
         return true;
       case detail::NewtonStep<T>::Outcome::NoAscent:
         newton_on_ = false;
         ++newton_failures_;
-        return update_f() && update_g();
+        completed = update_f() && update_g();
+        return completed || interrupted();
       case detail::NewtonStep<T>::Outcome::Interrupted:
         break;
     }
