@@ -39,8 +39,7 @@ Symmetric solve_symmetric(const Geometry<T>& geometry, const VectorXd& a, double
       out.status = Status::Interrupted;
       return out;
     }
-    const VectorXd r =
-        detail::exp_or_zero(log_a.array() + out.f.array() / epsilon + out.lse.array());
+    const VectorXd r = detail::marginal(log_a, out.f, out.lse, epsilon);
     const VectorXd target = detail::target(a, out.f, rho);
     out.value = 2 * detail::conjugate_term(a, out.f, rho) - epsilon * (r.sum() - mass * mass);
     if (!r.allFinite() || !std::isfinite(out.value)) {

@@ -5,7 +5,6 @@
 #include <limits>
 
 #include "detail/dual.hpp"
-#include "detail/exp.hpp"
 
 namespace eot::detail {
 
@@ -29,12 +28,6 @@ constexpr double kDamping = 0.03;
 constexpr double kLoosest = 1e-2;
 // Conjugate gradients stop at this many iterations whatever the residual.
 constexpr int kMaxCgIterations = 2000;
-
-// exp(log w + potential / epsilon + lse): a marginal of the plan.
-VectorXd marginal(const VectorXd& log_w, const VectorXd& potential, const VectorXd& lse,
-                  double epsilon) {
-  return exp_or_zero(log_w.array() + potential.array() / epsilon + lse.array());
-}
 
 }  // namespace
 

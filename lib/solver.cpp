@@ -696,11 +696,11 @@ class Sinkhorn {
   // r = P 1 and c = P^T 1 of the current potentials (meaningless if interrupted).
   VectorXd row_marginal() {
     ensure_row_lse();
-    return detail::exp_or_zero(log_a_.array() + f_.array() / eps_ + row_lse_.array());
+    return detail::marginal(log_a_, f_, row_lse_, eps_);
   }
   VectorXd col_marginal() {
     ensure_col_lse();
-    return detail::exp_or_zero(log_b_.array() + g_.array() / eps_ + col_lse_.array());
+    return detail::marginal(log_b_, g_, col_lse_, eps_);
   }
 
   // The marginal error |r - t_a|_1 + |c - t_b|_1 (free sides left out), and the same relative

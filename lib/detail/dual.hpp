@@ -6,9 +6,17 @@
 #include <Eigen/Core>
 #include <cmath>
 
+#include "detail/exp.hpp"
 #include "eot/types.hpp"
 
 namespace eot::detail {
+
+// A marginal of the plan: exp(log w + potential / epsilon + lse), with lse that side's
+// log-sum-exp over the other (0 where w is 0).
+inline Eigen::VectorXd marginal(const Eigen::VectorXd& log_w, const Eigen::VectorXd& potential,
+                                const Eigen::VectorXd& lse, double epsilon) {
+  return exp_or_zero(log_w.array() + potential.array() / epsilon + lse.array());
+}
 
 // The marginal that side's first-order condition asks of the plan: w for a hard side (rho =
 // inf), w exp(-potential / rho) for a soft one.
