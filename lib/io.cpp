@@ -206,7 +206,7 @@ std::vector<Index> npy_shape(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-Matrix<double> detail::parse_npy(const std::string& path, const std::string& bytes) {
+Array detail::parse_npy(const std::string& path, const std::string& bytes) {
   if (bytes.size() < 10 || bytes.compare(0, 6, kNpyMagic, 6) != 0) {
     fail(path, "not a .npy file (the magic string \\x93NUMPY is missing)");
   }
@@ -236,47 +236,70 @@ Matrix<double> detail::parse_npy(const std::string& path, const std::string& byt
                    " is not supported: expected little-endian float64 ('<f8') or "
                    "float32 ('<f4')");
   }
-  if (shape.empty() || shape.size() > 2) {
-    fail(path, "the array has " + std::to_string(shape.size()) + " dimensions; expected 1 or 2");
+  if (shape.empty() || shape.size() > 3) {
+    fail(path,
+         "the array has " + std::to_string(shape.size()) + " dimensions; expected 1, 2 or 3");
   }
-  const Index rows = shape[0], cols = shape.size() == 2 ? shape[1] : 1;
-  if (rows == 0 || cols == 0) fail(path, "the array is empty");
+  // Checked one dimension at a time, by division: the product may overflow for a forged shape.
   const std::size_t available = bytes.size() - prefix - header_length;
-  // Compared by division: rows * cols * item may overflow for a forged shape.
-  if (std::size_t(rows) > available / item / std::size_t(cols)) {
-    std::ostringstream needed;
-    needed << double(rows) * double(cols) * double(item);
-    fail(path, "truncated .npy data: the shape " + npy_field(path, header, "shape") + " needs " +
-                   needed.str() + " bytes, found " + std::to_string(available));
+  std::size_t count = 1;
+  for (Index dim : shape) {
+    if (dim == 0) fail(path, "the array is empty");
+    if (count > available / item / std::size_t(dim)) {
+      double needed = double(item);
+      for (Index d : shape) needed *= double(d);
+      std::ostringstream text;
+      text << needed;
+      fail(path, "truncated .npy data: the shape " + npy_field(path, header, "shape") + " needs " +
+                     text.str() + " bytes, found " + std::to_string(available));
+    }
+    count *= std::size_t(dim);
   }
-  if (available != std::size_t(rows) * std::size_t(cols) * item) {
+  if (available != count * item) {
     fail(path, "the .npy data has " + std::to_string(available) + " bytes; the shape " +
-                   npy_field(path, header, "shape") + " needs " +
-                   std::to_string(std::size_t(rows) * std::size_t(cols) * item));
+                   npy_field(path, header, "shape") + " needs " + std::to_string(count * item));
   }
-  std::vector<double> values(std::size_t(rows * cols));
+  Array array;
+  array.shape = shape;
+  const Index cols = shape.size() == 1 ? 1 : shape.back();
+  array.values.resize(Index(count) / cols, cols);
+  double* values = array.values.data();  // C order
   const char* data = bytes.data() + prefix + header_length;
-  for (std::size_t k = 0; k < values.size(); ++k) {
+  // Entry k of the file is entry `to_c(k)` in C order (the identity unless Fortran order).
+  std::vector<std::size_t> c_stride(shape.size(), 1);
+  for (std::size_t d = shape.size() - 1; d-- > 0;) c_stride[d] = c_stride[d + 1] * shape[d + 1];
+  auto to_c = [&](std::size_t k) {
+    if (!fortran) return k;
+    std::size_t at = 0;
+    for (std::size_t d = 0; d < shape.size(); ++d) {  // Fortran order: the first index is fastest
+      at += (k % std::size_t(shape[d])) * c_stride[d];
+      k /= std::size_t(shape[d]);
+    }
+    return at;
+  };
+  for (std::size_t k = 0; k < count; ++k) {
     if (item == 8) {
-      std::memcpy(&values[k], data + 8 * k, 8);
+      std::memcpy(&values[to_c(k)], data + 8 * k, 8);
     } else {
       float value;
       std::memcpy(&value, data + 4 * k, 4);
-      values[k] = value;
+      values[to_c(k)] = value;
     }
   }
-  if (fortran) {
-    return Eigen::Map<const Eigen::MatrixXd>(values.data(), rows, cols);
-  }
-  return Eigen::Map<const Matrix<double>>(values.data(), rows, cols);
+  return array;
 }
 
 namespace {
 
-bool write_npy(FILE* out, const double* data, Index rows, Index cols, bool vector) {
-  const std::string shape = vector ? "(" + std::to_string(rows) + ",)"
-                                   : "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
-  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
+bool write_npy(FILE* out, const double* data, const std::vector<Index>& shape) {
+  std::string dims;
+  std::size_t count = 1;
+  for (Index dim : shape) {
+    dims += (dims.empty() ? "" : ", ") + std::to_string(dim);
+    count *= std::size_t(dim);
+  }
+  if (shape.size() == 1) dims += ",";
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + dims + "), }";
   header.append(63 - (10 + header.size()) % 64, ' ');  // total length a multiple of 64
   header += '\n';
   const unsigned char preamble[10] = {0x93,
@@ -289,7 +312,6 @@ bool write_npy(FILE* out, const double* data, Index rows, Index cols, bool vecto
                                       0,
                                       static_cast<unsigned char>(header.size() & 0xff),
                                       static_cast<unsigned char>(header.size() >> 8)};
-  const std::size_t count = std::size_t(rows * cols);
   return std::fwrite(preamble, 1, 10, out) == 10 &&
          std::fwrite(header.data(), 1, header.size(), out) == header.size() &&
          std::fwrite(data, sizeof(double), count, out) == count;
@@ -436,13 +458,18 @@ void publish(const OutputBatch::Staged& staged) {
   }
 }
 
-// A matrix or vector file staged at `path`, in the format its extension names.
-OutputBatch::Staged stage_array(const std::string& path, const double* data, Index rows, Index cols,
-                                bool vector) {
+// An array file staged at `path`, in the format its extension names (text: 1 or 2 dimensions,
+// a vector one value a line).
+OutputBatch::Staged stage_array(const std::string& path, const double* data,
+                                const std::vector<Index>& shape) {
   const Format format = format_of(path);
+  if (format == Format::Text && shape.size() > 2) {
+    fail(path, "a " + std::to_string(shape.size()) +
+                   "-dimensional array can only be written as .npy");
+  }
+  const Index rows = shape[0], cols = shape.size() == 1 ? 1 : shape[1];
   return stage(path, [&](FILE* out) {
-    return format == Format::Npy ? write_npy(out, data, rows, cols, vector)
-                                 : write_text(out, data, rows, cols);
+    return format == Format::Npy ? write_npy(out, data, shape) : write_text(out, data, rows, cols);
   });
 }
 
@@ -454,7 +481,7 @@ OutputBatch::Staged stage_text(const std::string& path, const std::string& text)
 
 }  // namespace
 
-Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit) {
+Array read_array(const std::string& path, std::uint64_t memory_limit) {
   const bool npy = format_of(path) == Format::Npy;
   std::ifstream in(path, npy ? std::ios::binary : std::ios::in);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
@@ -471,10 +498,24 @@ Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit) 
                    "; for costs between points, pass the points (--x, --y): eot then computes "
                    "the costs on the fly");
   }
-  if (!npy) return detail::parse_text(path, in);
+  if (!npy) {
+    Array array;
+    array.values = detail::parse_text(path, in);
+    array.shape = {array.values.rows(), array.values.cols()};
+    return array;
+  }
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) fail(path, "read error");
   return detail::parse_npy(path, bytes);
+}
+
+Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit) {
+  Array array = read_array(path, memory_limit);
+  if (array.shape.size() > 2) {
+    fail(path, "the array has " + std::to_string(array.shape.size()) +
+                   " dimensions; expected 1 or 2 (a batch of problems is read by eot solve)");
+  }
+  return std::move(array.values);
 }
 
 Vector<double> read_vector(const std::string& path) {
@@ -490,23 +531,27 @@ void OutputBatch::write_matrix(const std::string& path,
                                const Eigen::Ref<const Matrix<double>>& matrix) {
   // Written from the caller's memory when its rows are contiguous: a copy would double the
   // peak of a large plan.
+  const std::vector<Index> shape = {matrix.rows(), matrix.cols()};
   if (matrix.outerStride() == matrix.cols()) {
-    staged_.push_back(stage_array(path, matrix.data(), matrix.rows(), matrix.cols(), false));
+    staged_.push_back(stage_array(path, matrix.data(), shape));
     return;
   }
   const Matrix<double> contiguous = matrix;
-  staged_.push_back(
-      stage_array(path, contiguous.data(), contiguous.rows(), contiguous.cols(), false));
+  staged_.push_back(stage_array(path, contiguous.data(), shape));
 }
 
 void OutputBatch::write_vector(const std::string& path,
                                const Eigen::Ref<const Vector<double>>& vector) {
   if (vector.innerStride() == 1) {
-    staged_.push_back(stage_array(path, vector.data(), vector.size(), 1, true));
+    staged_.push_back(stage_array(path, vector.data(), {vector.size()}));
     return;
   }
   const Vector<double> contiguous = vector;
-  staged_.push_back(stage_array(path, contiguous.data(), contiguous.size(), 1, true));
+  staged_.push_back(stage_array(path, contiguous.data(), {contiguous.size()}));
+}
+
+void OutputBatch::write_array(const std::string& path, const Array& array) {
+  staged_.push_back(stage_array(path, array.values.data(), array.shape));
 }
 
 void OutputBatch::write_text(const std::string& path, const std::string& text) {

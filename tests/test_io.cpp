@@ -119,6 +119,33 @@ TEST_CASE(".npy files written by NumPy are read exactly") {
   CHECK(v == (VectorXd(4) << 0.25, 0.5, 0.125, 0.125).finished());
 }
 
+TEST_CASE("3-D .npy files are read as stacks of matrices and written byte-identical to NumPy's") {
+  MatrixD expected(6, 4);  // layers of 3 x 4: np.arange(24).reshape(2, 3, 4) / 8 - 1
+  for (eot::Index k = 0; k < 24; ++k) expected.data()[k] = double(k) / 8 - 1;
+  for (const std::string name : {"stack_float64.npy", "stack_fortran_float32.npy"}) {
+    CAPTURE(name);
+    const eot::io::Array array = eot::io::read_array(data_path("npy/" + name));
+    CHECK(array.shape == std::vector<eot::Index>{2, 3, 4});
+    CHECK(array.layers() == 2);
+    CHECK(array.values == expected);
+    CHECK(MatrixD(array.layer(1)) == expected.bottomRows(3));
+  }
+  TempDir tmp;
+  const std::string file = (tmp.path / "s.npy").string();
+  eot::io::OutputBatch batch;
+  batch.write_array(file, eot::io::read_array(data_path("npy/stack_float64.npy")));
+  batch.commit();
+  CHECK(bytes_of(file) == bytes_of(data_path("npy/stack_float64.npy")));
+  // Text holds 2 dimensions; a matrix is a 2-D array with one layer.
+  CHECK(contains(message_of<eot::IoError>([&] {
+                   eot::io::OutputBatch text;
+                   text.write_array((tmp.path / "s.csv").string(),
+                                    eot::io::read_array(data_path("npy/stack_float64.npy")));
+                 }),
+                 "a 3-dimensional array can only be written as .npy"));
+  CHECK(eot::io::read_array(data_path("npy/c_float64.npy")).layers() == 1);
+}
+
 TEST_CASE(".npy output is byte-identical to NumPy's and round-trips") {
   TempDir tmp;
   const std::string file = (tmp.path / "m.npy").string();
@@ -141,7 +168,8 @@ TEST_CASE("malformed .npy files are refused by rule") {
            {"complex.npy", "dtype '<c16' is not supported"},
            {"int64.npy", "dtype '<i8' is not supported"},
            {"object.npy", "dtype '|O' is not supported"},
-           {"scalar.npy", "the array has 0 dimensions; expected 1 or 2"},
+           {"scalar.npy", "the array has 0 dimensions; expected 1, 2 or 3"},
+           {"four_d.npy", "the array has 4 dimensions; expected 1, 2 or 3"},
            {"three_d.npy", "the array has 3 dimensions; expected 1 or 2"}}) {
     const std::string &name = c.first, &expected = c.second;  // clang 14 can't CAPTURE a binding
     CAPTURE(name);

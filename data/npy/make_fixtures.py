@@ -23,4 +23,8 @@ save("int64.npy", np.arange(6).reshape(2, 3))
 save("object.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
 save("scalar.npy", np.float64(1.0))
 save("three_d.npy", np.zeros((2, 2, 2)))
+save("four_d.npy", np.zeros((2, 2, 2, 2)))
+stack = np.arange(24, dtype=np.float64).reshape(2, 3, 4) / 8 - 1   # (B, n, d), all distinct
+save("stack_float64.npy", stack)                                   # a batch of 2 matrices
+save("stack_fortran_float32.npy", np.asfortranarray(stack.astype(np.float32)))
 print("numpy", np.__version__)

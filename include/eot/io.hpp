@@ -1,7 +1,8 @@
 // Reading and writing matrices and vectors; the format follows the file name's extension.
 //
 // .npy: NumPy arrays, little-endian float64 or float32, C or Fortran order, 1-D (read as a
-// column) or 2-D. Written as float64, C order; a vector as a 1-D array.
+// column), 2-D, or 3-D (read_array only: a stack of matrices, e.g. a batch of problems). Written
+// as float64, C order; a vector as a 1-D array.
 // .csv, .txt: one matrix row per line, numbers separated by commas and/or white space,
 // '#' starts a comment line, blank lines are skipped; inf, -inf and nan are read as such
 // (whether they are allowed is for the caller to check). Output uses 17 significant digits,
@@ -17,8 +18,24 @@
 
 namespace eot::io {
 
+// An array of 1 to 3 dimensions (`shape`), its entries in C order in `values`, whose columns are
+// the last dimension: a 3-D array of shape (B, n, d) is B layers of n x d stacked, (B n) x d; a
+// 1-D array is a column. A text file is a 2-D array.
+struct Array {
+  std::vector<Index> shape;
+  Matrix<double> values;
+  Index layers() const { return shape.size() == 3 ? shape[0] : 1; }
+  // Layer k (the whole array when it has fewer than 3 dimensions).
+  auto layer(Index k) const {
+    const Index rows = values.rows() / layers();
+    return values.middleRows(k * rows, rows);
+  }
+};
+
 // Throws IoError naming the file and the line and column of the problem, or, before reading,
 // if the file cannot fit in memory_budget(memory_limit) (see eot/memory.hpp).
+Array read_array(const std::string& path, std::uint64_t memory_limit = 0);
+// The same, refusing a 3-D array.
 Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit = 0);
 // A matrix with one column or one row, as a vector.
 Vector<double> read_vector(const std::string& path);
@@ -41,6 +58,8 @@ class OutputBatch {
   ~OutputBatch();
   void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);
   void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
+  // Any of 1 to 3 dimensions; 3 only to a .npy file (IoError otherwise).
+  void write_array(const std::string& path, const Array& array);
   void write_text(const std::string& path, const std::string& text);
   // A file another program writes: produce(temporary) writes the temporary (named with the
   // destination's extension) and returns true, or false if it failed (OutputError).

@@ -5,13 +5,13 @@
 #include <istream>
 #include <string>
 
-#include "eot/types.hpp"
+#include "eot/io.hpp"
 
 namespace eot::io::detail {
 
 // Text (.csv, .txt) read from `in` to its end. Throws IoError.
 Matrix<double> parse_text(const std::string& name, std::istream& in);
-// A whole .npy file. Throws IoError.
-Matrix<double> parse_npy(const std::string& name, const std::string& bytes);
+// A whole .npy file, of 1 to 3 dimensions. Throws IoError.
+Array parse_npy(const std::string& name, const std::string& bytes);
 
 }  // namespace eot::io::detail
