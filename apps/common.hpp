@@ -32,19 +32,24 @@ inline std::string number(double value) {
   return out.str();
 }
 
-// The values as T; in float, a finite value beyond float's range is refused, not made inf.
+// The values as T; in float, a finite value beyond float's range is refused, not made inf. Entry
+// (i, j) is named (layer, i, j) when `layer` >= 0 (a layer of a 3-D array).
 template <typename T>
-Matrix<T> to_precision(const std::string& file, const Matrix<double>& values) {
+Matrix<T> to_precision(const std::string& file, const Eigen::Ref<const Matrix<double>>& values,
+                       Index layer = -1) {
+  if constexpr (std::is_same_v<T, double>) return values;
   const double limit = std::numeric_limits<T>::max();
-  for (Index k = 0; k < values.size(); ++k) {
-    const double v = values.data()[k];
-    if (std::isfinite(v) && std::abs(v) > limit) {
-      bad_input(file + ": entry (" + std::to_string(k / values.cols()) + ", " +
-                std::to_string(k % values.cols()) + ") = " + number(v) +
-                " overflows float; use --precision double");
+  for (Index i = 0; i < values.rows(); ++i) {
+    for (Index j = 0; j < values.cols(); ++j) {
+      const double v = values(i, j);
+      if (std::isfinite(v) && std::abs(v) > limit) {
+        bad_input(file + ": entry (" + (layer >= 0 ? std::to_string(layer) + ", " : "") +
+                  std::to_string(i) + ", " + std::to_string(j) +
+                  ") = " + number(v) + " overflows float; use --precision double");
+      }
     }
   }
-  return values.cast<T>();
+  return values.template cast<T>();
 }
 
 // Bytes per entry of an n x m result held in T and written out: the writer takes doubles, so

@@ -23,7 +23,7 @@ int exact(const ExactArgs& args) {
   const ProblemInput& in = args.input;
   io::check_outputs({{"--plan", args.plan}, {"--potentials", args.potentials}},
                     {in.cost, in.x, in.y, in.a, in.b});
-  const Problem<double> problem = read_inputs<double>(in, 1);  // epsilon unused
+  const Problem<double> problem = read_inputs<double>(in, 1, "exact");  // epsilon unused
   const auto start = std::chrono::steady_clock::now();
   ExactResult result;
   try {

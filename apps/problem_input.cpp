@@ -33,28 +33,71 @@ namespace {}  // namespace
 
 namespace {
 
+std::string dimensions(const io::Array& array) {
+  std::string text;
+  for (Index dim : array.shape) text += (text.empty() ? "" : " x ") + std::to_string(dim);
+  return text;
+}
+
+// The geometries the files hold: one, or, when the cost or a point cloud is a 3-D array (sets
+// `batch`), one a layer.
 template <typename T>
-std::shared_ptr<const Geometry<T>> read_geometry(const ProblemInput& args) {
+std::vector<std::shared_ptr<const Geometry<T>>> read_geometries(const ProblemInput& args,
+                                                                bool& batch) {
   const std::uint64_t limit = args.options.memory_limit;
+  std::vector<std::shared_ptr<const Geometry<T>>> geometries;
   if (!args.cost.empty()) {
-    const Matrix<T> cost = to_precision<T>(args.cost, io::read_matrix(args.cost, limit));
+    const io::Array cost = io::read_array(args.cost, limit);
+    batch = cost.shape.size() == 3;
     try {
-      return std::make_shared<CostMatrix<T>>(cost);
+      for (Index k = 0; k < cost.layers(); ++k)
+        geometries.push_back(std::make_shared<CostMatrix<T>>(
+            to_precision<T>(args.cost, cost.layer(k), batch ? k : -1)));
     } catch (const InvalidArgument& e) {
       refuse_with_file(e, args);
     }
+    return geometries;
   }
-  const Matrix<T> x = to_precision<T>(args.x, io::read_matrix(args.x, limit));
-  const Matrix<T> y = to_precision<T>(args.y, io::read_matrix(args.y, limit));
-  if (x.cols() != y.cols()) {
-    bad_input(args.x + " has " + std::to_string(x.cols()) + " columns but " + args.y + " has " +
-              std::to_string(y.cols()) + " (points need the same dimension)");
+  const io::Array x = io::read_array(args.x, limit), y = io::read_array(args.y, limit);
+  batch = x.shape.size() == 3 || y.shape.size() == 3;
+  if (x.values.cols() != y.values.cols()) {
+    bad_input(args.x + " has " + std::to_string(x.values.cols()) + " columns but " + args.y +
+              " has " + std::to_string(y.values.cols()) + " (points need the same dimension)");
   }
+  if (x.layers() > 1 && y.layers() > 1 && x.layers() != y.layers()) {
+    bad_input(args.x + " (" + dimensions(x) + ") and " + args.y + " (" + dimensions(y) +
+              ") hold different numbers of point clouds; a batch pairs them one to one (or "
+              "shares a 2-D one)");
+  }
+  const Matrix<T> xs = to_precision<T>(args.x, x.values), ys = to_precision<T>(args.y, y.values);
+  const Index layers = std::max(x.layers(), y.layers());
+  const Index n = xs.rows() / x.layers(), m = ys.rows() / y.layers();
   try {
-    return std::make_shared<PointCloud<T>>(x, y, metric_from_string(args.metric));
+    for (Index k = 0; k < layers; ++k) {
+      geometries.push_back(std::make_shared<PointCloud<T>>(
+          xs.middleRows(x.layers() > 1 ? k * n : 0, n).eval(),
+          ys.middleRows(y.layers() > 1 ? k * m : 0, m).eval(), metric_from_string(args.metric)));
+    }
   } catch (const InvalidArgument& e) {
     refuse_with_file(e, args);
   }
+  return geometries;
+}
+
+// Weights of `size` entries for each of `count` problems: a vector (shared), or, for a batch,
+// `count` rows.
+Matrix<double> read_weights(const std::string& path, Index count, Index size, bool batch) {
+  const Matrix<double> values = io::read_matrix(path);
+  if (batch && values.rows() == count && values.cols() == size) return values;
+  if (values.rows() != 1 && values.cols() != 1) {
+    bad_input(path + ": expected a vector (one column or one row)" +
+              (batch ? ", or one row of " + std::to_string(size) + " weights for each of the " +
+                           std::to_string(count) + " problems,"
+                     : std::string()) +
+              " got a " + std::to_string(values.rows()) + " x " + std::to_string(values.cols()) +
+              " matrix");
+  }
+  return Eigen::Map<const Matrix<double>>(values.data(), 1, values.size()).replicate(count, 1);
 }
 
 }  // namespace
@@ -146,25 +189,63 @@ void require_geometry(ProblemInput& input) {
   }
 }
 
+namespace {
+
 template <typename T>
-Problem<T> read_inputs(const ProblemInput& args, double epsilon) {
-  Problem<T> problem(read_geometry<T>(args), epsilon);
-  if (!args.a.empty()) problem.a = io::read_vector(args.a).template cast<T>();
-  if (!args.b.empty()) problem.b = io::read_vector(args.b).template cast<T>();
-  problem.rho_a = args.rho_a;
-  problem.rho_b = args.rho_b;
-  return problem;
+Problems<T> read_all_inputs(const ProblemInput& args, double epsilon) {
+  Problems<T> set;
+  const auto geometries = read_geometries<T>(args, set.batch);
+  const Index count = Index(geometries.size()), n = geometries[0]->rows(),
+              m = geometries[0]->cols();
+  const Matrix<double> a = args.a.empty() ? Matrix<double>() : read_weights(args.a, count, n, set.batch);
+  const Matrix<double> b = args.b.empty() ? Matrix<double>() : read_weights(args.b, count, m, set.batch);
+  for (Index k = 0; k < count; ++k) {
+    Problem<T> problem(geometries[k], epsilon);
+    if (!args.a.empty()) problem.a = a.row(k).transpose().cast<T>();
+    if (!args.b.empty()) problem.b = b.row(k).transpose().cast<T>();
+    problem.rho_a = args.rho_a;
+    problem.rho_b = args.rho_b;
+    set.problems.push_back(std::move(problem));
+  }
+  return set;
+}
+
+[[noreturn]] void refuse_batch(const ProblemInput& args, const std::string& command) {
+  bad_input((args.cost.empty() ? args.x + " or " + args.y : args.cost) +
+            ": a 3-D array is a batch of problems; eot " + command +
+            " takes one (eot solve takes a batch)");
+}
+
+}  // namespace
+
+template <typename T>
+Problems<T> read_problems(const ProblemInput& args, double epsilon) {
+  Problems<T> set = read_all_inputs<T>(args, epsilon);
+  for (std::size_t k = 0; k < set.problems.size(); ++k) {
+    try {
+      validate(set.problems[k], args.options);  // the library's rules, once
+    } catch (const InvalidArgument& e) {
+      if (!set.batch) refuse_with_file(e, args);
+      refuse_with_file(
+          InvalidArgument("problem " + std::to_string(k) + ": " + e.what(), e.field(), e.index()),
+          args);
+    }
+  }
+  return set;
 }
 
 template <typename T>
-Problem<T> read_problem(const ProblemInput& args, double epsilon) {
-  Problem<T> problem = read_inputs<T>(args, epsilon);
-  try {
-    validate(problem, args.options);  // the library's rules, once
-  } catch (const InvalidArgument& e) {
-    refuse_with_file(e, args);
-  }
-  return problem;
+Problem<T> read_inputs(const ProblemInput& args, double epsilon, const std::string& command) {
+  Problems<T> set = read_all_inputs<T>(args, epsilon);
+  if (set.batch) refuse_batch(args, command);
+  return std::move(set.problems.front());
+}
+
+template <typename T>
+Problem<T> read_problem(const ProblemInput& args, double epsilon, const std::string& command) {
+  Problems<T> set = read_problems<T>(args, epsilon);
+  if (set.batch) refuse_batch(args, command);
+  return std::move(set.problems.front());
 }
 
 nlohmann::ordered_json values_json(const Result& r) {
@@ -181,9 +262,11 @@ nlohmann::ordered_json values_json(const Result& r) {
           {"solve_time_seconds", r.solve_time_seconds}};
 }
 
-template Problem<double> read_inputs(const ProblemInput&, double);
-template Problem<float> read_problem(const ProblemInput&, double);
-template Problem<double> read_problem(const ProblemInput&, double);
+template Problem<double> read_inputs(const ProblemInput&, double, const std::string&);
+template Problem<float> read_problem(const ProblemInput&, double, const std::string&);
+template Problem<double> read_problem(const ProblemInput&, double, const std::string&);
+template Problems<float> read_problems(const ProblemInput&, double);
+template Problems<double> read_problems(const ProblemInput&, double);
 
 // Progress on stderr (a terminal only): epsilon stage, iteration, marginal error.
 IterationCallback progress_printer(bool enabled, bool& printed) {

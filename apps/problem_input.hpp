@@ -25,13 +25,24 @@ void add_problem_options(CLI::App& app, ProblemInput& input);
 // Throws CLI::RequiredError unless a cost or point clouds were given, and CLI::ValidationError
 // for a bad --memory-limit (call after parsing).
 void require_geometry(ProblemInput& input);
-// Reads the files (the weights as given: read_problem checks them).
+// What the files hold: one problem, or, when the cost or a point cloud is a 3-D .npy array, a
+// batch: B costs (B x n x m), or B point clouds (B x n x d, B x m x d; either may be 2-D, the
+// same for every problem), with --a and --b 1-D (shared) or 2-D (B rows).
 template <typename T>
-Problem<T> read_inputs(const ProblemInput& input, double epsilon);
-// Reads the files and applies the library's rules (eot::validate); bad input ends the run with
-// a message that names the file.
+struct Problems {
+  std::vector<Problem<T>> problems;
+  bool batch = false;
+};
+// Reads the files and applies the library's rules (eot::validate) to every problem; bad input
+// ends the run with a message that names the file (and the problem of a batch).
 template <typename T>
-Problem<T> read_problem(const ProblemInput& input, double epsilon);
+Problems<T> read_problems(const ProblemInput& input, double epsilon);
+// One problem, as read_problems; a batch is refused with the advice to use eot solve.
+template <typename T>
+Problem<T> read_problem(const ProblemInput& input, double epsilon, const std::string& command);
+// The same without the library's rules: the weights as given.
+template <typename T>
+Problem<T> read_inputs(const ProblemInput& input, double epsilon, const std::string& command);
 // The library's refusal of a problem, with the file the field came from in front ("a.csv: a(3)
 // is -1: ..."). A field from a flag, or a default, is named by the message alone.
 [[noreturn]] void refuse_with_file(const InvalidArgument& e, const ProblemInput& input);

@@ -1,6 +1,7 @@
 // eot solve: one entropic OT problem from files.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -59,13 +60,85 @@ Eigen::VectorXd concatenate(const Eigen::VectorXd& first, const Eigen::VectorXd&
   return both;
 }
 
+// The plan at a result's potentials, refused if it overflows (after a numerical failure): no
+// output holds a non-finite value.
+template <typename T>
+Matrix<T> finite_plan(const std::string& path, const Problem<T>& problem, const Result& result,
+                      int threads) {
+  Matrix<T> plan = problem.plan(result.f, result.g, threads);
+  if (!plan.allFinite()) {
+    bad_input(path + ": not written: the plan overflows at the returned potentials (" +
+              to_string(result.status) + "); nothing was written");
+  }
+  return plan;
+}
+
+// A batch (a 3-D cost or point cloud): every problem solved, the outputs stacked, problem k in
+// layer or row k.
+template <typename T>
+int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) {
+  const Index count = Index(problems.size()), n = problems[0].n(), m = problems[0].m();
+  SolverOptions options = args.input.options;
+  if (!args.plan.empty()) {  // refused before the solve, not after
+    if (args.plan.size() < 4 || args.plan.compare(args.plan.size() - 4, 4, ".npy") != 0)
+      bad_input("--plan: " + args.plan + ": a batch's plans (" + std::to_string(count) + " x " +
+                std::to_string(n) + " x " + std::to_string(m) + ") are written as .npy");
+    double geometry_bytes = 0;
+    for (const Problem<T>& problem : problems) geometry_bytes += problem.geometry->bytes();
+    require_dense_fits(count * n, m, sizeof(double), "--plan: " + std::to_string(count) + " plans",
+                       "write --potentials instead: P_ij = a_i b_j exp((f_i + g_j - C_ij) / "
+                       "epsilon)",
+                       options.memory_limit, geometry_bytes);
+  }
+  options.interrupt = interrupt_flag();
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<Result> results = solve_batched(problems, options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  throw_if_interrupted();
+
+  io::OutputBatch outputs;  // every output lands, or none does
+  if (!args.plan.empty()) {
+    io::Array plans{{count, n, m}, Matrix<double>(count * n, m)};
+    for (Index k = 0; k < count; ++k) {
+      plans.values.middleRows(k * n, n) =
+          finite_plan(args.plan, problems[k], results[k], options.threads).template cast<double>();
+    }
+    outputs.write_array(args.plan, plans);
+  }
+  Matrix<double> potentials(count, n + m), marginals(count, n + m);
+  for (Index k = 0; k < count; ++k) {
+    potentials.row(k) << results[k].f.transpose(), results[k].g.transpose();
+    if (!args.marginals.empty())
+      marginals.row(k) << results[k].row_marginal.transpose(), results[k].col_marginal.transpose();
+  }
+  if (!args.potentials.empty()) outputs.write_matrix(args.potentials, potentials);
+  if (!args.marginals.empty()) outputs.write_matrix(args.marginals, marginals);
+  throw_if_interrupted();
+  outputs.commit();
+  bool converged = true;
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  for (const Result& result : results) {
+    converged = converged && result.converged();
+    if (args.json) all.push_back(to_json(result));
+  }
+  if (args.json) {
+    std::cout << all.dump(2) << "\n";
+  } else {
+    std::cout << batch_report(results, seconds);
+  }
+  return converged ? kConverged : kNotConverged;
+}
+
 template <typename T>
 int solve(const SolveArgs& args) {
   const ProblemInput& in = args.input;
   io::check_outputs(
       {{"--plan", args.plan}, {"--potentials", args.potentials}, {"--marginals", args.marginals}},
       {in.cost, in.x, in.y, in.a, in.b});
-  const Problem<T> problem = read_problem<T>(args.input, args.epsilon);
+  const Problems<T> set = read_problems<T>(args.input, args.epsilon);
+  if (set.batch) return solve_batch(args, set.problems);
+  const Problem<T>& problem = set.problems.front();
   SolverOptions options = args.input.options;
   if (!args.plan.empty()) {  // refused before the solve, not after
     require_dense_fits(problem.n(), problem.m(), held_and_written_bytes<T>(), "--plan",
@@ -86,12 +159,9 @@ int solve(const SolveArgs& args) {
   // Every output lands, or none does.
   io::OutputBatch outputs;
   if (!args.plan.empty()) {
-    const Matrix<T> plan = problem.plan(result.f, result.g, options.threads);
-    if (!plan.allFinite()) {  // never a non-finite value (after a numerical failure)
-      bad_input(args.plan + ": not written: the plan overflows at the returned potentials (" +
-                to_string(result.status) + "); nothing was written");
-    }
-    outputs.write_matrix(args.plan, plan.template cast<double>());
+    outputs.write_matrix(
+        args.plan,
+        finite_plan(args.plan, problem, result, options.threads).template cast<double>());
   }
   if (!args.potentials.empty())
     outputs.write_vector(args.potentials, concatenate(result.f, result.g));
@@ -112,15 +182,20 @@ int solve(const SolveArgs& args) {
 
 void add_solve_command(CLI::App& app, Runner& run) {
   auto args = std::make_shared<SolveArgs>();
-  CLI::App* command = app.add_subcommand("solve", "Solve an entropic OT problem from files");
+  CLI::App* command = app.add_subcommand(
+      "solve",
+      "Solve an entropic OT problem from files, or a batch of them (a 3-D .npy cost or point "
+      "cloud: B x n x m, B x n x d; --a, --b 1-D shared or B rows)");
   command->footer(kExitCodes);
   add_problem_options(*command, args->input);
   command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->add_flag("--quiet", args->quiet, "no progress on stderr");
-  command->add_option("--plan", args->plan, "write the plan (n x m)");
-  command->add_option("--potentials", args->potentials, "write f then g (n + m values)");
-  command->add_option("--marginals", args->marginals, "write P 1 then P^T 1 (n + m values)");
+  command->add_option("--plan", args->plan, "write the plan (n x m; a batch's B x n x m, .npy)");
+  command->add_option("--potentials", args->potentials,
+                      "write f then g (n + m values; a batch's B rows of them)");
+  command->add_option("--marginals", args->marginals,
+                      "write P 1 then P^T 1 (n + m values; a batch's B rows of them)");
   command->callback([args, &run] {
     require_geometry(args->input);
     run = [args] {

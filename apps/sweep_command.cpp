@@ -143,7 +143,7 @@ int sweep(const SweepArgs& args) {
   io::check_outputs({{"--table", args.table, false}, {"--plot", args.plot, false}},
                     {in.cost, in.x, in.y, in.a, in.b});
   const std::vector<double> grid = epsilon_grid(args);
-  Problem<T> problem = read_problem<T>(args.input, grid.back());
+  Problem<T> problem = read_problem<T>(args.input, grid.back(), "sweep");
   for (double e : grid) {  // every epsilon must make a valid problem
     problem.epsilon = e;
     validate(problem, args.input.options);

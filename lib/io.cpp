@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 #include "detail/io.hpp"
@@ -204,9 +205,17 @@ std::vector<Index> npy_shape(const std::string& path, const std::string& text) {
   return shape;
 }
 
-}  // namespace
+// Where a .npy file's values are and what they are.
+struct NpyLayout {
+  std::size_t data_offset = 0, item = 0, count = 0;
+  bool fortran = false;
+  std::vector<Index> shape;
+};
 
-Array detail::parse_npy(const std::string& path, const std::string& bytes) {
+// The layout the header at the start of `head` describes, for a file of `total` bytes (`head` is
+// its start, header included if the file has one), checked against that size.
+NpyLayout npy_layout(const std::string& path, std::string_view head, std::size_t total) {
+  std::string_view bytes = head;
   if (bytes.size() < 10 || bytes.compare(0, 6, kNpyMagic, 6) != 0) {
     fail(path, "not a .npy file (the magic string \\x93NUMPY is missing)");
   }
@@ -222,8 +231,8 @@ Array detail::parse_npy(const std::string& path, const std::string& bytes) {
     fail(path, "the .npy header length " + std::to_string(header_length) + " is absurd (at most " +
                    std::to_string(kNpyMaxHeader) + ")");
   }
-  if (bytes.size() < prefix + header_length) fail(path, "truncated .npy header");
-  const std::string header = bytes.substr(prefix, header_length);
+  if (bytes.size() < prefix + header_length) fail(path, "truncated .npy header");  // head <= total
+  const std::string header(bytes.substr(prefix, header_length));
 
   const std::string descr = npy_field(path, header, "descr");
   const bool fortran = npy_field(path, header, "fortran_order") == "True";
@@ -241,7 +250,7 @@ Array detail::parse_npy(const std::string& path, const std::string& bytes) {
          "the array has " + std::to_string(shape.size()) + " dimensions; expected 1, 2 or 3");
   }
   // Checked one dimension at a time, by division: the product may overflow for a forged shape.
-  const std::size_t available = bytes.size() - prefix - header_length;
+  const std::size_t available = total - prefix - header_length;
   std::size_t count = 1;
   for (Index dim : shape) {
     if (dim == 0) fail(path, "the array is empty");
@@ -259,12 +268,19 @@ Array detail::parse_npy(const std::string& path, const std::string& bytes) {
     fail(path, "the .npy data has " + std::to_string(available) + " bytes; the shape " +
                    npy_field(path, header, "shape") + " needs " + std::to_string(count * item));
   }
+  return {prefix + header_length, item, count, fortran, shape};
+}
+
+// The array from its values as the file holds them (`data`, count * item bytes).
+Array npy_array(const NpyLayout& layout, const char* data) {
+  const std::vector<Index>& shape = layout.shape;
+  const std::size_t count = layout.count, item = layout.item;
+  const bool fortran = layout.fortran;
   Array array;
   array.shape = shape;
   const Index cols = shape.size() == 1 ? 1 : shape.back();
   array.values.resize(Index(count) / cols, cols);
   double* values = array.values.data();  // C order
-  const char* data = bytes.data() + prefix + header_length;
   // Entry k of the file is entry `to_c(k)` in C order (the identity unless Fortran order).
   std::vector<std::size_t> c_stride(shape.size(), 1);
   for (std::size_t d = shape.size() - 1; d-- > 0;) c_stride[d] = c_stride[d + 1] * shape[d + 1];
@@ -277,6 +293,10 @@ Array detail::parse_npy(const std::string& path, const std::string& bytes) {
     }
     return at;
   };
+  if (item == 8 && !fortran) {
+    if (data != nullptr) std::memcpy(values, data, 8 * count);  // null: the caller fills it
+    return array;
+  }
   for (std::size_t k = 0; k < count; ++k) {
     if (item == 8) {
       std::memcpy(&values[to_c(k)], data + 8 * k, 8);
@@ -287,6 +307,13 @@ Array detail::parse_npy(const std::string& path, const std::string& bytes) {
     }
   }
   return array;
+}
+
+}  // namespace
+
+Array detail::parse_npy(const std::string& path, std::string_view bytes) {
+  const NpyLayout layout = npy_layout(path, bytes, bytes.size());
+  return npy_array(layout, bytes.data() + layout.data_offset);
 }
 
 namespace {
@@ -485,8 +512,9 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
   const bool npy = format_of(path) == Format::Npy;
   std::ifstream in(path, npy ? std::ios::binary : std::ios::in);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  // Refused before reading if it cannot fit: a .npy file is held whole, then converted (about
-  // 3 times its size); text takes about its size in doubles.
+  // Refused before reading if it cannot fit: a .npy file of float64 in C order takes its size,
+  // other .npy files are held whole and converted (up to 3 times their size); text takes about
+  // its size in doubles.
   std::error_code error;
   const double size = double(std::filesystem::file_size(path, error));
   const double needed = npy ? 3 * size : size, budget = memory_budget(memory_limit);
@@ -503,6 +531,30 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
     array.values = detail::parse_text(path, in);
     array.shape = {array.values.rows(), array.values.cols()};
     return array;
+  }
+  if (!error && std::filesystem::is_regular_file(path, error)) {
+    // The header first, then the values straight into the array when the file holds them as
+    // the array does (float64, C order): one copy, from the page cache.
+    const std::size_t total = std::size_t(size);
+    std::string head(std::min(total, 12 + kNpyMaxHeader), '\0');
+    in.read(head.data(), std::streamsize(head.size()));
+    head.resize(std::size_t(in.gcount()));
+    const NpyLayout layout = npy_layout(path, head, total);
+    const std::size_t data_bytes = layout.count * layout.item;
+    const std::size_t in_head = std::min(head.size() - layout.data_offset, data_bytes);
+    auto read_rest = [&](char* to) {
+      std::memcpy(to, head.data() + layout.data_offset, in_head);
+      in.read(to + in_head, std::streamsize(data_bytes - in_head));
+      if (std::size_t(in.gcount()) != data_bytes - in_head) fail(path, "the file shrank while read");
+    };
+    if (layout.item == 8 && !layout.fortran) {
+      Array array = npy_array(layout, nullptr);
+      read_rest(reinterpret_cast<char*>(array.values.data()));
+      return array;
+    }
+    std::string data(data_bytes, '\0');
+    read_rest(data.data());
+    return npy_array(layout, data.data());
   }
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) fail(path, "read error");

@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
+#include "eot/batch.hpp"
 #include "eot/memory.hpp"
 #include "eot/solver.hpp"
 
@@ -18,6 +20,11 @@ std::string rho(double value) {
   return value == kInf ? "inf" : format("%.6g", value);
 }
 
+// A report line: "  name            value".
+void add_line(std::string& out, const char* name, const std::string& value) {
+  out += "  " + std::string(name) + std::string(16 - std::string(name).size(), ' ') + value + "\n";
+}
+
 }  // namespace
 
 std::string Result::brief_report() const {
@@ -29,10 +36,7 @@ std::string Result::brief_report() const {
 
 std::string Result::full_report() const {
   std::string out;
-  auto line = [&](const char* name, const std::string& value) {
-    out +=
-        "  " + std::string(name) + std::string(16 - std::string(name).size(), ' ') + value + "\n";
-  };
+  auto line = [&](const char* name, const std::string& value) { add_line(out, name, value); };
   out += "eot: entropic optimal transport, Sinkhorn\n";
   line("problem", regime + ", " + geometry + ", " + precision);
   line("epsilon", format("%.6g", epsilon) + "   rho_a " + rho(rho_a) + "   rho_b " + rho(rho_b));
@@ -57,6 +61,52 @@ std::string Result::full_report() const {
   line("entropy", format("%.15g", entropy) + "   -sum P log P");
   line("mass", format("%.15g", mass) + "   sum P");
   line("time", format("%.4f", solve_time_seconds) + " s");
+  return out;
+}
+
+std::string batch_report(const std::vector<Result>& results, double seconds) {
+  std::string out = "eot: a batch of " + std::to_string(results.size()) +
+                    " entropic OT problems, Sinkhorn\n";
+  if (results.empty()) return out;
+  auto line = [&](const char* name, const std::string& value) { add_line(out, name, value); };
+  // A field every problem shares, or "mixed".
+  auto shared = [&](auto field) {
+    const auto first = field(results[0]);
+    for (const Result& r : results)
+      if (field(r) != first) return std::string("mixed");
+    return std::string(first);
+  };
+  line("problems", shared([](const Result& r) { return r.regime; }) + ", " +
+                       shared([](const Result& r) { return r.geometry; }) + ", " +
+                       shared([](const Result& r) { return r.precision; }));
+  line("epsilon", shared([](const Result& r) { return format("%.6g", r.epsilon); }) +
+                      "   rho_a " + shared([](const Result& r) { return rho(r.rho_a); }) +
+                      "   rho_b " + shared([](const Result& r) { return rho(r.rho_b); }));
+  std::vector<double> iterations, errors, costs;
+  std::vector<std::size_t> failed;
+  for (std::size_t k = 0; k < results.size(); ++k) {
+    iterations.push_back(results[k].iterations);
+    errors.push_back(results[k].marginal_error);
+    costs.push_back(results[k].transport_cost);
+    if (!results[k].converged()) failed.push_back(k);
+  }
+  // Smallest, median and largest.
+  auto spread = [](std::vector<double> values, const char* spec) {
+    std::sort(values.begin(), values.end());
+    return format(spec, values.front()) + " to " + format(spec, values.back()) + ", median " +
+           format(spec, values[values.size() / 2]);
+  };
+  line("status", std::to_string(results.size() - failed.size()) + " of " +
+                     std::to_string(results.size()) + " converged");
+  line("iterations", spread(iterations, "%.0f"));
+  line("marginal error", spread(errors, "%.3e"));
+  line("transport cost", spread(costs, "%.10g"));
+  line("time", format("%.4f", seconds) + " s");
+  for (std::size_t k = 0; k < failed.size() && k < 10; ++k) {
+    line(k == 0 ? "not converged" : "",
+         "problem " + std::to_string(failed[k]) + ": " + results[failed[k]].brief_report());
+  }
+  if (failed.size() > 10) line("", "and " + std::to_string(failed.size() - 10) + " more");
   return out;
 }
 

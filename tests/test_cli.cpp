@@ -687,7 +687,7 @@ TEST_CASE("cli: every output is checked before any work, and a failing stdout is
   CHECK(contains(slurp(box.dir / "err.txt"), "eot: cannot write the standard output"));
 }
 
-TEST_CASE("cli: --newton and newton_steps; one mass rule, the library's") {
+TEST_CASE("cli: --newton and newton_steps, and one mass rule (the library's)") {
   Sandbox box;
   const std::string cost = data_path("newton/points50_eps1e-3/cost.csv");
   for (const auto& [mode, steps] : {std::pair{"auto", true}, {"on", true}, {"off", false}}) {
@@ -796,7 +796,7 @@ TEST_CASE("cli: eot divergence from points or from costs, with its gradients") {
   CHECK(budget.exit == 3);
 }
 
-TEST_CASE("cli: eot barycenter writes POT's barycenter; bad input names the file") {
+TEST_CASE("cli: eot barycenter writes POT's barycenter, and bad input names the file") {
   Sandbox box;
   const std::string d = data_path("pot/barycenter/");
   const Run r = box.run("barycenter --measures " + d + "measures.csv --cost " + d +
@@ -889,4 +889,101 @@ TEST_CASE("cli: a plan that overflows after a numerical failure is not written")
                  "eot: p.csv: not written: the plan overflows at the returned potentials "
                  "(numerical_failure)"));
   CHECK(!std::filesystem::exists(box.file("p.csv")));
+}
+
+TEST_CASE("cli: a 3-D cost or point cloud is a batch, each result what eot solve gives alone") {
+  Sandbox box;
+  const Index count = 4, n = 6, m = 5;
+  eot::io::OutputBatch files;
+  eot::io::Array costs{{count, n, m}, uniform_matrix(count * n, m, 801)};
+  files.write_array(box.file("C.npy"), costs);
+  MatrixD a(count, n);  // one row of weights a problem
+  for (Index k = 0; k < count; ++k) a.row(k) = weights(n, 810 + unsigned(k)).transpose();
+  files.write_matrix(box.file("a.npy"), a);
+  files.write_vector(box.file("b.csv"), weights(m, 820));
+  files.write_array(box.file("x.npy"), {{count, n, 2}, uniform_matrix(count * n, 2, 830)});
+  files.write_matrix(box.file("y.csv"), uniform_matrix(m, 2, 831));  // shared by every problem
+  for (Index k = 0; k < count; ++k) {
+    files.write_matrix(box.file("C" + std::to_string(k) + ".csv"), costs.layer(k));
+    files.write_vector(box.file("a" + std::to_string(k) + ".csv"), a.row(k).transpose());
+  }
+  files.commit();
+
+  const Run r = box.run("solve --cost C.npy --a a.npy --b b.csv --epsilon 0.1 --json --plan P.npy "
+                        "--potentials fg.csv --marginals rc.npy");
+  REQUIRE(r.exit == 0);
+  const nlohmann::json all = nlohmann::json::parse(r.out);
+  REQUIRE(all.size() == std::size_t(count));
+  const eot::io::Array plans = eot::io::read_array(box.file("P.npy"));
+  CHECK(plans.shape == std::vector<Index>{count, n, m});
+  const MatrixD potentials = eot::io::read_matrix(box.file("fg.csv"));
+  const MatrixD marginals = eot::io::read_matrix(box.file("rc.npy"));
+  CHECK(potentials.rows() == count);
+  CHECK(marginals.cols() == n + m);
+  for (Index k = 0; k < count; ++k) {
+    CAPTURE(k);
+    const std::string K = std::to_string(k);
+    const Run alone = box.run("solve --cost C" + K + ".csv --a a" + K +
+                              ".csv --b b.csv --epsilon 0.1 --json --plan P" + K +
+                              ".npy --potentials fg" + K + ".npy");
+    REQUIRE(alone.exit == 0);
+    nlohmann::json one = nlohmann::json::parse(alone.out), batch = all[std::size_t(k)];
+    one.erase("solve_time_seconds");
+    batch.erase("solve_time_seconds");
+    CHECK(batch == one);  // every field, exactly
+    CHECK(MatrixD(plans.layer(k)) == eot::io::read_matrix(box.file("P" + K + ".npy")));
+    CHECK(VectorXd(potentials.row(k).transpose()) ==
+          eot::io::read_vector(box.file("fg" + K + ".npy")));
+  }
+  CHECK(contains(box.run("solve --cost C.npy --a a.npy --b b.csv --epsilon 0.1").out,
+                 "4 of 4 converged"));
+
+  // Point clouds: a batch of row clouds against one shared column cloud, in float.
+  const Run clouds = box.run("solve --x x.npy --y y.csv --epsilon 0.1 --precision float --json");
+  REQUIRE(clouds.exit == 0);
+  CHECK(nlohmann::json::parse(clouds.out).size() == std::size_t(count));
+
+  // Not every problem converging is exit 3, the outputs still written.
+  const Run budget = box.run("solve --cost C.npy --epsilon 0.01 --max-iterations 2 --check-every "
+                             "1 --potentials short.npy");
+  CHECK(budget.exit == 3);
+  CHECK(contains(budget.out, "0 of 4 converged"));
+  CHECK(contains(budget.out, "not converged   problem 0: max_iterations"));
+  CHECK(std::filesystem::exists(box.file("short.npy")));
+}
+
+TEST_CASE("cli: a bad batch is refused by file, problem and rule, and only eot solve takes one") {
+  Sandbox box;
+  eot::io::OutputBatch files;
+  files.write_array(box.file("C.npy"), {{3, 4, 4}, uniform_matrix(12, 4, 840)});
+  MatrixD a = MatrixD::Constant(3, 4, 0.25);
+  a(2, 1) = -1;
+  files.write_matrix(box.file("a.npy"), a);
+  files.write_matrix(box.file("a2.npy"), MatrixD::Constant(2, 4, 0.25));
+  files.write_array(box.file("x.npy"), {{3, 4, 2}, uniform_matrix(12, 2, 841)});
+  files.write_array(box.file("y.npy"), {{2, 4, 2}, uniform_matrix(8, 2, 842)});
+  files.write_array(box.file("x40.npy"), {{3, 40, 1}, uniform_matrix(120, 1, 843)});
+  files.write_matrix(box.file("y40.npy"), uniform_matrix(40, 1, 844));
+  files.commit();
+  auto refused = [&](const std::string& args, const std::string& message) {
+    CAPTURE(args);
+    const Run r = box.run(args);
+    CHECK(r.exit == 2);
+    CHECK(contains(r.err, message));
+    CHECK(!std::filesystem::exists(box.file("P.npy")));
+  };
+  refused("solve --cost C.npy --a a.npy --epsilon 0.1 --plan P.npy",
+          "a.npy: problem 2: a(1) is -1");
+  refused("solve --cost C.npy --a a2.npy --epsilon 0.1",
+          "a2.npy: expected a vector (one column or one row), or one row of 4 weights for each of "
+          "the 3 problems, got a 2 x 4 matrix");
+  refused("solve --cost C.npy --epsilon 0.1 --plan P.csv",
+          "--plan: P.csv: a batch's plans (3 x 4 x 4) are written as .npy");
+  refused("solve --x x.npy --y y.npy --epsilon 0.1 --plan P.npy",
+          "x.npy (3 x 4 x 2) and y.npy (2 x 4 x 2) hold different numbers of point clouds");
+  refused("sweep --cost C.npy --epsilons 1,0.1",
+          "C.npy: a 3-D array is a batch of problems; eot sweep takes one (eot solve takes a batch)");
+  refused("exact --cost C.npy", "eot exact takes one");
+  refused("solve --x x40.npy --y y40.npy --epsilon 0.1 --memory-limit 10K --plan P.npy",
+          "--plan: 3 plans (120 x 40) needs 38.4 kB");
 }

@@ -133,7 +133,7 @@ TEST_CASE("a solve at the precision's floor ends as stalled, naming the floor") 
   CHECK(std::string(eot::to_string(eot::Status::Stalled)) == "stalled");
 }
 
-TEST_CASE("Newton modes have names; the sparse plan keeps a row's largest entries") {
+TEST_CASE("Newton modes have names, and the sparse plan keeps a row's largest entries") {
   for (eot::NewtonMode mode : {eot::NewtonMode::Auto, eot::NewtonMode::On, eot::NewtonMode::Off})
     CHECK(eot::newton_mode_from_string(eot::to_string(mode)) == mode);
   CHECK(contains(message_of<eot::InvalidArgument>([] { eot::newton_mode_from_string("yes"); }),

@@ -1,6 +1,7 @@
 // Many problems at once, the way a training loop has them.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "eot/solver.hpp"
@@ -23,6 +24,10 @@ inline constexpr Index kBatchOneThreadEntries = Index(1) << 18;
 template <typename T>
 std::vector<Result> solve_batched(const std::vector<Problem<T>>& problems,
                                   const SolverOptions& options = {});
+
+// Several lines: what the problems are, how many converged, the spread of iterations, errors and
+// costs, the problems that did not converge (the first ten), and `seconds` (the batch's wall time).
+std::string batch_report(const std::vector<Result>& results, double seconds);
 
 extern template std::vector<Result> solve_batched(const std::vector<Problem<float>>&,
                                                   const SolverOptions&);

@@ -4,6 +4,7 @@
 
 #include <istream>
 #include <string>
+#include <string_view>
 
 #include "eot/io.hpp"
 
@@ -12,6 +13,6 @@ namespace eot::io::detail {
 // Text (.csv, .txt) read from `in` to its end. Throws IoError.
 Matrix<double> parse_text(const std::string& name, std::istream& in);
 // A whole .npy file, of 1 to 3 dimensions. Throws IoError.
-Array parse_npy(const std::string& name, const std::string& bytes);
+Array parse_npy(const std::string& name, std::string_view bytes);
 
 }  // namespace eot::io::detail
