@@ -163,6 +163,29 @@ TEST_CASE("every instruction set's kernels match long-double references") {
   }
 }
 
+TEST_CASE("the log of every instruction set is within 2 ulp, subnormal numbers too, and exact at 0, 1, inf") {
+  for (const k::Table<double>* t : levels<double>()) {
+    CAPTURE(std::string(k::to_string(t->isa)));
+    VectorXd x(100003);
+    for (Index i = 0; i < x.size(); ++i) x[i] = std::ldexp(1.0 + double(i % 997) / 997, int(i % 2100) - 1070);
+    VectorXd l(x.size());
+    t->log(x.data(), l.data(), x.size());
+    double worst = 0;
+    for (Index i = 0; i < x.size(); ++i) {
+      const long double exact = std::log((long double)x[i]);
+      const double ulp = std::abs(std::nextafter(double(exact), 1e300) - double(exact));
+      worst = std::max(worst, double(std::abs(l[i] - exact) / ulp));
+    }
+    CHECK(worst <= 2);
+    const VectorXd special = (VectorXd(3) << 0.0, 1.0, eot::kInf).finished();
+    VectorXd out(3);
+    t->log(special.data(), out.data(), 3);
+    CHECK(out[0] == -eot::kInf);
+    CHECK(out[1] == 0);
+    CHECK(out[2] == eot::kInf);
+  }
+}
+
 TEST_CASE("the exp of every instruction set is within 4 ulp") {
   for (const k::Table<double>* t : levels<double>()) {
     CAPTURE(std::string(k::to_string(t->isa)));

@@ -93,36 +93,70 @@ class KernelDomain {
            const Eigen::VectorXd& log_w, const Eigen::VectorXd& bar, const Eigen::VectorXd& has_w,
            bool rows, Eigen::VectorXd& out) const {
     if (!valid_) return false;
-    const Eigen::ArrayXd exponent = (h - h_bar).array() / epsilon_;
-    if (!(exponent.abs().maxCoeff() <= kReach)) return false;
-    const Vector<T> x = (has_h.array() * exponent.exp()).matrix().template cast<T>();
-    Vector<T> product(rows ? n_ : m_);
+    const kernels::Table<double>& math = kernels::table<double>();  // exp and log at full width
+    scaling_ = (h - h_bar) / epsilon_;
+    if (!(scaling_.cwiseAbs().maxCoeff() <= kReach)) return false;
+    math.exp(scaling_.data(), scaling_.data(), scaling_.size());
+    x_ = has_h.cwiseProduct(scaling_).template cast<T>();
+    product_.resize(rows ? n_ : m_);
     if (rows)
-      times(x, product);
+      times(x_, product_);
     else
-      transpose_times(x, product);
-    out = product.template cast<double>().array().log() - log_w.array() - bar.array() / epsilon_;
+      transpose_times(x_, product_);
+    sums_ = product_.template cast<double>();
+    out.resize(sums_.size());
+    math.log(sums_.data(), out.data(), sums_.size());
+    out.array() -= log_w.array() + bar.array() / epsilon_;
     // Finite, or empty where the weight is 0. Empty where it is positive means underflow (the
     // problem was validated: such a row has an admissible pair), +inf overflow.
     return (out.array().isFinite() || (out.array() == -kInf && has_w.array() == 0)).all();
   }
 
-  // K's memory, once (the solver checked that it fits): aligned to 2 MB (64 bytes when smaller),
-  // so that every row
-  // starts on a cache line (m is rounded up to a multiple of 64 bytes: a vector load that
-  // straddles two lines costs twice as much) and the system can back K with transparent huge
-  // pages where it offers them on request (Linux's "madvise" mode), since first touching n m
-  // values page by page costs more here than computing them (a 32 MB kernel: 8000 page
-  // faults, about 60 ms on this VM).
+  // K's memory, once (the solver checked that it fits): aligned to 2 MB (64 bytes when
+  // smaller), so that every row starts on a cache line (m is rounded up to a multiple of 64
+  // bytes: a vector load that straddles two lines costs twice as much) and the system can back K
+  // with transparent huge pages where it offers them on request (Linux's "madvise" mode), since
+  // first touching n m values page by page costs more here than computing them (a 32 MB kernel:
+  // 8000 page faults, about 60 ms on this VM). A smaller K takes the thread's spare block (see
+  // SpareBlock) when it is free.
   void allocate() {
     const std::size_t size = std::size_t(bytes(n_, m_));
+    SpareBlock& spare = spare_block();
+    if (size < kHuge && !spare.taken) {
+      if (spare.size < size) {
+        std::free(spare.memory);
+        spare.memory = std::aligned_alloc(64, size);
+        spare.size = spare.memory ? size : 0;
+        if (!spare.memory) throw std::bad_alloc();
+      }
+      spare.taken = true;
+      kernel_ = std::unique_ptr<T[], void (*)(void*)>(static_cast<T*>(spare.memory), &release_spare);
+      return;
+    }
     void* memory = std::aligned_alloc(size < kHuge ? 64 : kHuge, size);
     if (!memory) throw std::bad_alloc();
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    madvise(memory, size, MADV_HUGEPAGE);
+    if (size >= kHuge) madvise(memory, size, MADV_HUGEPAGE);
 #endif
     kernel_.reset(static_cast<T*>(memory));
   }
+
+  // One block of memory per thread for kernels under 2 MB, kept from one solve to the next: a
+  // batch of small solves would otherwise hand K's pages back to the system after each solve
+  // and fault them in again (a third of the time of a 64 x 64 solve). A solve started while the
+  // block is taken (from a callback) allocates its own. A KernelDomain lives within one solve,
+  // on one thread: the thread that takes the block gives it back.
+  struct SpareBlock {
+    void* memory = nullptr;
+    std::size_t size = 0;
+    bool taken = false;
+    ~SpareBlock() { std::free(memory); }
+  };
+  static SpareBlock& spare_block() {
+    static thread_local SpareBlock spare;
+    return spare;
+  }
+  static void release_spare(void*) noexcept { spare_block().taken = false; }
 
   Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> kernel() const {
     return {kernel_.get(), n_, m_, Eigen::OuterStride<>(ld_)};
@@ -170,8 +204,10 @@ class KernelDomain {
   const std::atomic<bool>* interrupt_;
   // K, n x m with rows ld apart (a multiple of 64 bytes); null until the first absorption.
   const Index n_, m_, ld_;
-  std::unique_ptr<T[], decltype(&std::free)> kernel_{nullptr, &std::free};
+  std::unique_ptr<T[], void (*)(void*)> kernel_{nullptr, &std::free};
   mutable Matrix<T> partial_;  // kChunks partial sums of K^T x
+  mutable Eigen::VectorXd scaling_, sums_;  // lse()'s work: the same sizes at every call
+  mutable Vector<T> x_, product_;
   Eigen::VectorXd f_bar_, g_bar_;
   double epsilon_ = 0;
   bool valid_ = false;

@@ -441,9 +441,34 @@ void attention_backward(const Head<T>& h, const T* d_out, const T* o, const T* l
   Tile<T>(dv, h.m, h.dv, Eigen::OuterStride<>(h.dv)) = g_v;
 }
 
+// out_k = op(in_k), every entry through the packet op (the tail from a padded packet): an
+// entry's value depends neither on its position nor on the address (Eigen's array expressions
+// compute the entries before the first aligned one, and the tail, by the scalar function).
+template <typename T, typename Op>
+void packetwise(const T* in, T* out, Index n, Op op) {
+  using namespace Eigen::internal;
+  Index k = 0;
+  for (; k + kLanes<T> <= n; k += kLanes<T>) pstoreu(out + k, op(ploadu<Packet<T>>(in + k)));
+  if (k == n) return;
+  T tail[kLanes<T>];
+  for (Index j = 0; j < kLanes<T>; ++j) tail[j] = k + j < n ? in[k + j] : T(1);
+  pstoreu(tail, op(ploadu<Packet<T>>(tail)));
+  for (Index j = 0; k + j < n; ++j) out[k + j] = tail[j];
+}
+
 template <typename T>
 void exp(const T* in, T* out, Index n) {
-  Eigen::Map<Array<T>>(out, n) = Eigen::Map<const Array<T>>(in, n).exp();
+  packetwise(in, out, n, [](const Packet<T>& x) { return Eigen::internal::pexp(x); });
+}
+
+template <typename T>
+void log(const T* in, T* out, Index n) {
+  packetwise(in, out, n, [](const Packet<T>& x) { return Eigen::internal::plog(x); });
+  // Eigen's SSE2 log reads a subnormal number as the smallest normal one (log 1e-310 would be
+  // -708.4, not -713.8): those entries, if any, go through std::log.
+  for (Index k = 0; k < n; ++k) {
+    if (in[k] > 0 && in[k] < std::numeric_limits<T>::min()) out[k] = std::log(in[k]);
+  }
 }
 
 template <typename T>
@@ -466,6 +491,7 @@ Table<T> make_table() {
           &attention_weights<T>,
           &attention_backward<T>,
           &exp<T>,
+          &log<T>,
           &sum<T>};
 }
 

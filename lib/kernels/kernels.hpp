@@ -88,9 +88,12 @@ struct Table {
   void (*attention_backward)(const Head<T>& head, const T* d_out, const T* o, const T* lse, T* dq,
                              T* dk, T* dv);
 
-  // out_k = exp(in_k) with the kernels' exp, and the sum of n entries: eot bench's floors (the
-  // sum's order follows the address, so it is for timing only).
+  // out_k = exp(in_k) (in place allowed) and out_k = log(in_k) (not in place; log(0) = -inf,
+  // log(inf) = inf, subnormal numbers exact):
+  // the kernel domain's scalings and row sums. And the sum of n entries, for eot bench's floors
+  // (its order follows the address, so it is for timing only).
   void (*exp)(const T* in, T* out, Index n);
+  void (*log)(const T* in, T* out, Index n);
   T (*sum)(const T* in, Index n);
 };
 
