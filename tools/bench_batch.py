@@ -17,6 +17,7 @@ Needs Debian's python3-pot and python3-numpy.
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,22 +28,22 @@ import ot
 
 
 def run_eot(binary, inputs, epsilon, threads, repeats):
+    command = [binary, "solve", *inputs, "--epsilon", str(epsilon), "--threads", str(threads)]
     best = None
-    for _ in range(repeats):
+    for _ in range(repeats):  # the report's last line is the batch's solve time
         start = time.perf_counter()
-        out = subprocess.run([binary, "solve", *inputs, "--epsilon", str(epsilon), "--json",
-                              "--threads", str(threads)], capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(command, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start
         if out.returncode not in (0, 3):
             raise SystemExit(f"eot failed ({out.returncode}): {out.stderr.strip()}")
-        if best is None or wall < best["wall"]:
-            results = json.loads(out.stdout)
-            best = {"wall": wall,
-                    "solve": sum(r["solve_time_seconds"] for r in results),
-                    "converged": sum(r["status"] == "converged" for r in results),
-                    "iterations": np.median([r["iterations"] for r in results]),
-                    "costs": np.array([r["transport_cost"] for r in results])}
+        solve = float(re.search(r"^  time +([0-9.]+) s$", out.stdout, re.M).group(1))
+        best = {"wall": min(wall, best["wall"]) if best else wall,
+                "solve": min(solve, best["solve"]) if best else solve}
+    results = json.loads(subprocess.run(command + ["--json"], capture_output=True, text=True,
+                                        check=False).stdout)
+    best.update({"converged": sum(r["status"] == "converged" for r in results),
+                 "iterations": np.median([r["iterations"] for r in results]),
+                 "costs": np.array([r["transport_cost"] for r in results])})
     return best
 
 
@@ -89,7 +90,7 @@ def compare(args):
           f"{args.repeats}; POT {ot.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
           f"{args.busy} CPU-bound processes beside")
     print(f"{'solver':<34} {'wall s':>8} {'solve s':>8} {'converged':>10} {'median iters':>13} "
-          f"{'POT / this':>10}")
+          f"{'POT / wall':>10} {'POT / solve':>11}")
     with tempfile.TemporaryDirectory() as tmp:
         files = {name: os.path.join(tmp, name + ".npy") for name in ("costs", "x", "y")}
         np.save(files["costs"], costs)
@@ -106,9 +107,10 @@ def compare(args):
         for name, r in rows:
             print(f"{name:<34} {r['wall']:>8.3f} {r['solve']:>8.3f} "
                   f"{r['converged']:>5}/{args.count:<4} {r['iterations']:>13g} "
-                  f"{pot['wall'] / r['wall']:>10.1f}")
+                  f"{pot['wall'] / r['wall']:>10.1f} {pot['wall'] / r['solve']:>11.1f}")
         print(f"{'POT ot.sinkhorn, a Python loop':<34} {pot['wall']:>8.3f} {'':>8} "
-              f"{pot['converged']:>5}/{args.count:<4} {pot['iterations']:>13g} {1:>10.1f}")
+              f"{pot['converged']:>5}/{args.count:<4} {pot['iterations']:>13g} {1:>10.1f} "
+              f"{1:>11.1f}")
         difference = np.max(np.abs(rows[0][1]["costs"] - pot["costs"]) / pot["costs"])
         print(f"largest relative difference of <P, C>, eot against POT: {difference:.1e}")
 

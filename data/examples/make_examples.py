@@ -24,3 +24,5 @@ save("b.csv", np.full(8, 3.0 / 8))
 # is softmax(Q K^T / 2), scaled-dot-product attention.
 save("q.csv", rng.normal(size=(3, 4)))
 save("k.csv", rng.normal(size=(5, 4)))
+# A batch: 4 clouds of 6 points (4 x 6 x 2), each solved against y.csv by one `eot solve`.
+np.save(os.path.join(here, "clouds.npy"), rng.normal(size=(4, 6, 2)) * 0.3)
