@@ -16,7 +16,7 @@ struct BarycenterArgs {
   std::string measures, cost, lambdas, out, precision = "double";
   double epsilon = 0;
   SolverOptions options;
-  bool json = false;
+  bool json = false, debiased = false;
 };
 
 template <typename T>
@@ -36,7 +36,7 @@ int barycenter(const BarycenterArgs& args) {
         args.lambdas.empty() ? Eigen::VectorXd() : Eigen::VectorXd(io::read_vector(args.lambdas));
     SolverOptions options = args.options;
     options.interrupt = interrupt_flag();
-    r = eot::barycenter<T>(cost, measures, lambdas, args.epsilon, options);
+    r = eot::barycenter<T>(cost, measures, lambdas, args.epsilon, options, args.debiased);
   } catch (const InvalidArgument& e) {
     const auto file = files.find(e.field());
     if (file == files.end() || file->second.empty()) throw;
@@ -55,14 +55,16 @@ int barycenter(const BarycenterArgs& args) {
                                       {"n", n},
                                       {"k", k},
                                       {"epsilon", args.epsilon},
+                                      {"debiased", args.debiased},
                                       {"message", r.message},
                                       {"version", kVersion}};
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("eot barycenter: %ld histograms on %ld points, epsilon %g\n", long(k), long(n),
-                args.epsilon);
+    std::printf("eot barycenter: %ld histograms on %ld points, epsilon %g%s\n", long(k), long(n),
+                args.epsilon, args.debiased ? ", debiased" : "");
     std::printf("  status          %s (%s)\n", to_string(r.status), r.message.c_str());
-    std::printf("  marginal error  %.3e   sum_k lambda_k |P_k 1 - a_k|_1\n", r.marginal_error);
+    std::printf("  marginal error  %.3e   sum_k lambda_k |P_k 1 - a_k|_1%s\n", r.marginal_error,
+                args.debiased ? " + |d (K d) - b|_1" : "");
     std::printf("  time            %.4f s\n", r.solve_time_seconds);
   }
   return r.status == Status::Converged ? kConverged : kNotConverged;
@@ -85,6 +87,9 @@ void add_barycenter_command(CLI::App& app, Runner& run) {
   command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
   add_iteration_options(*command, args->options, args->precision);
   command->add_option("--out", args->out, "write the barycenter (n values)")->required();
+  command->add_flag("--debiased", args->debiased,
+                    "the debiased barycenter (Janati et al. 2020; POT's barycenter_debiased): "
+                    "no entropic blur");
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->callback([args, &run] {
     run = [args] {

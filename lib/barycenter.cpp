@@ -83,7 +83,7 @@ void check(const Geometry<T>* cost, const Matrix<T>& measures, const VectorXd& l
 template <typename T>
 BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matrix<T>& measures,
                             const VectorXd& lambdas_in, double epsilon,
-                            const SolverOptions& options) {
+                            const SolverOptions& options, bool debiased) {
   const Index k = measures.rows(), n = measures.cols();
   const VectorXd lambdas =
       lambdas_in.size() == 0 ? VectorXd::Constant(k, 1.0 / double(k)) : lambdas_in;
@@ -98,6 +98,8 @@ BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matri
   for (Index r = 0; r < k; ++r)
     log_a[r] = measures.row(r).transpose().template cast<double>().array().log();
   VectorXd log_b = VectorXd::Constant(n, std::log(mass / double(n)));
+  VectorXd c = VectorXd::Zero(n), self(n);  // debiased: b's potential to itself, and its LSE
+  double c_error = 0;                        // c's residual when it entered log b
   BarycenterResult result;
   result.status = Status::MaxIterationsReached;
   for (int iteration = 0;; ++iteration) {
@@ -112,6 +114,7 @@ BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matri
         error += lambdas[r] * (marginal - log_a[r].array().exp().matrix()).lpNorm<1>();
       }
     }
+    error += c_error;
     if (interrupted()) {
       result.status = Status::Interrupted;
       result.message = "interrupted after " + std::to_string(result.iterations) + " iterations";
@@ -143,7 +146,18 @@ BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matri
       cost->lse_cols(f[r], epsilon, cols[r], options.threads, options.interrupt);
       if (lambdas[r] > 0) log_b += lambdas[r] * cols[r];
     }
+    if (debiased) log_b += c;
     for (Index r = 0; r < k; ++r) g[r] = (log_b.array() == -kInf).select(-kInf, log_b - cols[r]);
+    // Debiased: c <- (c + log b - LSE_i (c - C / epsilon)) / 2, the symmetric update of b's
+    // transport to itself, until its residual is a tenth of the tolerance (10 updates at most).
+    for (int update = 0; debiased && update < 10 && !interrupted(); ++update) {
+      cost->lse_cols(c, epsilon, self, options.threads, options.interrupt);
+      const double residual =
+          (detail::exp_or_zero(c.array() + self.array()) - log_b.array().exp()).matrix().lpNorm<1>();
+      if (update == 0) c_error = residual;
+      if (residual <= tolerance * mass / 10) break;
+      c = (c + log_b - self) / 2;
+    }
     result.iterations = iteration + 1;
   }
   result.barycenter = detail::exp_or_zero(log_b.array());
@@ -153,8 +167,8 @@ BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matri
 }
 
 template BarycenterResult barycenter(std::shared_ptr<const Geometry<float>>, const Matrix<float>&,
-                                     const VectorXd&, double, const SolverOptions&);
+                                     const VectorXd&, double, const SolverOptions&, bool);
 template BarycenterResult barycenter(std::shared_ptr<const Geometry<double>>, const Matrix<double>&,
-                                     const VectorXd&, double, const SolverOptions&);
+                                     const VectorXd&, double, const SolverOptions&, bool);
 
 }  // namespace eot

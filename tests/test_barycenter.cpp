@@ -34,6 +34,25 @@ TEST_CASE("barycenter: POT's sinkhorn_log barycenter to 1e-9, and its couplings'
   CHECK((single.barycenter - blurred).cwiseAbs().maxCoeff() < 1e-12);
   CHECK((single.barycenter - a).cwiseAbs().maxCoeff() > 1e-3);
 
+  // Debiased (Janati et al. 2020): POT's barycenter_debiased to 1e-9; and the barycenter of one
+  // smooth histogram is that histogram (S(b, a) >= 0 is 0 at b = a), where the plain one blurs.
+  const VectorXd expected_debiased = eot::io::read_vector(folder + "barycenter_debiased.csv");
+  const eot::BarycenterResult debiased =
+      eot::barycenter<double>(geometry, measures, lambdas, 0.01, options, true);
+  REQUIRE(debiased.status == eot::Status::Converged);
+  CHECK((debiased.barycenter - expected_debiased).cwiseAbs().maxCoeff() < 1e-9);
+  CHECK((debiased.barycenter - expected).cwiseAbs().maxCoeff() > 1e-3);
+  MatrixD smooth(1, 60);
+  for (Index i = 0; i < 60; ++i) smooth(0, i) = std::exp(-std::pow((double(i) / 59 - 0.5) / 0.05, 2));
+  smooth /= smooth.sum();
+  const eot::BarycenterResult itself =
+      eot::barycenter<double>(geometry, smooth, VectorXd::Ones(1), 0.01, options, true);
+  REQUIRE(itself.status == eot::Status::Converged);
+  CHECK((itself.barycenter - smooth.row(0).transpose()).cwiseAbs().maxCoeff() < 1e-10);
+  const eot::BarycenterResult blurred_smooth =
+      eot::barycenter<double>(geometry, smooth, VectorXd::Ones(1), 0.01, options);
+  CHECK((blurred_smooth.barycenter - smooth.row(0).transpose()).cwiseAbs().maxCoeff() > 1e-3);
+
   // Float runs the same iterations to float's tolerance.
   const eot::BarycenterResult f =
       eot::barycenter<float>(std::make_shared<eot::CostMatrix<float>>(cost.cast<float>()),

@@ -19,8 +19,9 @@ struct BarycenterResult {
   Status status = Status::NumericalFailure;
   std::string message;
   int iterations = 0;
-  // sum_k lambda_k |P_k 1 - a_k|_1 after the last iteration (each P_k^T 1 is b exactly);
-  // converged when <= tolerance (SolverOptions::tolerance, relative to the unit mass).
+  // sum_k lambda_k |P_k 1 - a_k|_1 after the last iteration (each P_k^T 1 is b exactly), plus,
+  // debiased, c's residual; converged when <= tolerance (SolverOptions::tolerance, relative to
+  // the histograms' mass).
   double marginal_error = 0;
   double solve_time_seconds = 0;
 };
@@ -30,16 +31,23 @@ struct BarycenterResult {
 // tolerance, threads and interrupt (the error is checked at every iteration: it comes with
 // the next iteration's passes). Throws InvalidArgument naming the field
 // ("measures", "lambdas", "cost", "epsilon") and the entry.
+//
+// debiased: the debiased barycenter of Janati et al. (2020), the minimizer of sum_k lambda_k
+// S(b, a_k) with S the Sinkhorn divergence in this convention, which POT's
+// ot.bregman.barycenter_debiased computes: log b gains the potential c of b's transport to
+// itself, c = log b - LSE_i (c - C / epsilon) (the cost is taken as symmetric, as it is between
+// points of one support). Up to 10 averaged updates of c per iteration; the error then adds
+// c's residual |exp(c + LSE_i (c - C / epsilon)) - b|_1.
 template <typename T>
 BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matrix<T>& measures,
                             const Eigen::VectorXd& lambdas, double epsilon,
-                            const SolverOptions& options = {});
+                            const SolverOptions& options = {}, bool debiased = false);
 
 extern template BarycenterResult barycenter(std::shared_ptr<const Geometry<float>>,
                                             const Matrix<float>&, const Eigen::VectorXd&, double,
-                                            const SolverOptions&);
+                                            const SolverOptions&, bool);
 extern template BarycenterResult barycenter(std::shared_ptr<const Geometry<double>>,
                                             const Matrix<double>&, const Eigen::VectorXd&, double,
-                                            const SolverOptions&);
+                                            const SolverOptions&, bool);
 
 }  // namespace eot
