@@ -47,9 +47,15 @@ std::vector<std::shared_ptr<const Geometry<T>>> read_geometries(const ProblemInp
   const std::uint64_t limit = args.options.memory_limit;
   std::vector<std::shared_ptr<const Geometry<T>>> geometries;
   if (!args.cost.empty()) {
-    const io::Array cost = io::read_array(args.cost, limit);
+    io::Array cost = io::read_array(args.cost, limit);
     batch = cost.shape.size() == 3;
     try {
+      if constexpr (std::is_same_v<T, double>) {  // moved, not copied: it may be most of memory
+        if (!batch) {
+          geometries.push_back(std::make_shared<CostMatrix<T>>(std::move(cost.values)));
+          return geometries;
+        }
+      }
       for (Index k = 0; k < cost.layers(); ++k)
         geometries.push_back(std::make_shared<CostMatrix<T>>(
             to_precision<T>(args.cost, cost.layer(k), batch ? k : -1)));

@@ -58,21 +58,38 @@ double check(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double 
   check_finite("q", q);
   check_finite("k", k);
   check_finite("v", v);
-  // The scaled scores |<q_i, k_j>| / epsilon <= |q_i| |k_j| / epsilon must stay well within T:
-  // an infinite score would make the softmax NaN.
+  if (std::isnan(epsilon) || std::isinf(epsilon)) {
+    std::ostringstream message;
+    message << "epsilon is " << epsilon << ": it must be finite (<= 0 means sqrt(d))";
+    throw InvalidArgument(message.str());
+  }
+  // The kernels scale by 1 / epsilon in T: it must not overflow (0 times it would be NaN). And
+  // the potentials, about epsilon log m, must not either.
+  const double largest = double(std::numeric_limits<T>::max());
+  if (epsilon > 0 && !(1 / epsilon <= largest && epsilon <= 1e-6 * largest)) {
+    std::ostringstream message;
+    message << "epsilon is " << epsilon << ": too " << (epsilon < 1 ? "small" : "large") << " for "
+            << (std::is_same_v<T, float> ? "float" : "double") << " (1 / epsilon and epsilon log m "
+            << "must stay within " << 1e-6 * largest << ")";
+    throw InvalidArgument(message.str());
+  }
+  // The scores |<q_i, k_j>| <= |q_i| |k_j|, and the scaled ones (divided by epsilon), must stay
+  // well within T: an infinite score would make the softmax NaN.
   if (std::isfinite(epsilon)) {
     const double scale = epsilon > 0 ? epsilon : std::sqrt(double(q.cols()));
     auto log10_largest_norm = [](const Matrix<T>& x) {  // without overflow: |x| may be 1e300
       return std::log10(x.template cast<double>().rowwise().stableNorm().maxCoeff());
     };
-    const double exponent = log10_largest_norm(q) + log10_largest_norm(k) - std::log10(scale);
+    const double product = log10_largest_norm(q) + log10_largest_norm(k);
+    const double exponent = product - std::min(std::log10(scale), 0.0);
     const double limit = 0.25 * double(std::numeric_limits<T>::max());
     if (!(exponent <= std::log10(limit))) {
       std::ostringstream message;
-      message << "q and k: the scaled scores <q_i, k_j> / epsilon may reach 1e"
+      message << (scale < 1 ? "q and k: the scaled scores <q_i, k_j> / epsilon may reach 1e"
+                            : "q and k: the scores <q_i, k_j> may reach 1e")
               << int(std::min(exponent, 1e6)) << ", beyond what "
               << (std::is_same_v<T, float> ? "float" : "double") << " holds (" << limit
-              << "); rescale q or k, or raise epsilon";
+              << (scale < 1 ? "); rescale q or k, or raise epsilon" : "); rescale q or k");
       throw InvalidArgument(message.str());
     }
   }
@@ -96,11 +113,6 @@ double check(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double 
         }
       }
     }
-  }
-  if (std::isnan(epsilon) || std::isinf(epsilon)) {
-    std::ostringstream message;
-    message << "epsilon is " << epsilon << ": it must be finite (<= 0 means sqrt(d))";
-    throw InvalidArgument(message.str());
   }
   return epsilon > 0 ? epsilon : std::sqrt(double(q.cols()));
 }
@@ -336,14 +348,12 @@ TwoSided<T> sinkhorn(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
     out.status = result.status;
   }
   if (normalizations % 2 == 1) {
-    // A last row normalization: the one-sided problem with the column weights b exp(g / eps),
-    // shifted by max g against overflow; its potential f - max g pairs with g.
-    Problem<T> rows = problem;
-    const double top = g.maxCoeff();
-    rows.b = (problem.b.template cast<double>().array() * ((g.array() - top) / epsilon).exp())
-                 .template cast<T>();
-    rows.rho_b = 0;
-    f = solve(rows, options).f.array() - top;
+    // A last row normalization, f_i = -epsilon LSE_j (log b_j + (g_j - C_ij) / epsilon), in the
+    // log domain (as column weights, b exp(g / epsilon) underflows T where g spans more than
+    // about 87 epsilon in float). A query that sees no key keeps f_i = 0 (its a_i is 0).
+    Eigen::VectorXd lse;
+    problem.geometry->lse_rows(problem.log_col_factor(g), epsilon, lse, threads);
+    f = (lse.array() == -kInf).select(0.0, -epsilon * lse.array());
   }
   out.normalizations = normalizations;
   out.weights = problem.plan(f, g, threads);
@@ -570,6 +580,7 @@ double threshold(const Eigen::VectorXd& x, int power) {
   double sum = 0, sum_sq = 0, tau = sorted[0] - 1;
   for (std::size_t k = 1; k <= sorted.size(); ++k) {
     const double top = sorted[k - 1];
+    if (top <= tau) break;  // outside the support already (and never summed: no overflow)
     sum += top;
     sum_sq += top * top;
     double candidate;
@@ -587,15 +598,18 @@ double threshold(const Eigen::VectorXd& x, int power) {
 
 }  // namespace
 
+// Both are invariant under a shift of z: it is shifted to a largest entry of 0, so that the
+// threshold's sums stay small (scores of 1e277 would square to inf).
 Eigen::VectorXd sparsemax(const Eigen::VectorXd& z) {
-  const double tau = threshold(z, 1);
-  return (z.array() - tau).max(0.0);
+  if (!(z.maxCoeff() > -kInf)) return Eigen::VectorXd::Zero(z.size());
+  const Eigen::ArrayXd x = z.array() - z.maxCoeff();
+  return (x - threshold(x, 1)).max(0.0);
 }
 
 Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
-  const Eigen::ArrayXd half = z.array() / 2;
-  const double tau = threshold(half, 2);
-  return (half - tau).max(0.0).square();
+  if (!(z.maxCoeff() > -kInf)) return Eigen::VectorXd::Zero(z.size());
+  const Eigen::ArrayXd half = (z.array() - z.maxCoeff()) / 2;
+  return (half - threshold(half, 2)).max(0.0).square();
 }
 
 template <typename T>

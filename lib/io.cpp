@@ -111,8 +111,25 @@ double parse_number(const std::string& path, const std::string& field, std::size
 // ---------------------------------------------------------------------------------------------
 // Text
 
-Matrix<double> detail::parse_text(const std::string& path, std::istream& in) {
-  std::vector<double> values;
+namespace {
+
+// Refuses an input whose values take more than `budget` bytes (0: unknown, no limit).
+void require_fits(const std::string& path, double bytes, double budget, std::uint64_t limit,
+                  const std::string& when) {
+  if (budget <= 0 || bytes <= budget) return;
+  fail(path, when + " " + format_bytes(bytes) + " but " +
+                 (limit > 0 && double(limit) <= budget
+                      ? "the memory limit is " + format_bytes(budget)
+                      : format_bytes(budget) + " of memory is available") +
+                 "; for costs between points, pass the points (--x, --y): eot then computes "
+                 "the costs on the fly");
+}
+
+// The lines of a text matrix that hold numbers, each split into its fields, with the checks
+// of the shape: visit(fields, line number, row) for each; returns the rows and columns.
+template <typename Visit>
+std::pair<std::size_t, std::size_t> scan_text(const std::string& path, std::istream& in,
+                                              Visit&& visit) {
   std::size_t cols = 0, rows = 0, first_row_line = 0, line_number = 0;
   for (std::string line; next_line(in, line);) {
     ++line_number;
@@ -128,14 +145,48 @@ Matrix<double> detail::parse_text(const std::string& path, std::istream& in) {
                      " values but line " + std::to_string(first_row_line) + " has " +
                      std::to_string(cols));
     }
-    for (std::size_t k = 0; k < fields.size(); ++k) {
-      values.push_back(parse_number(path, fields[k], line_number, k + 1));
-    }
+    visit(fields, line_number, rows);
     ++rows;
   }
   if (in.bad()) fail(path, "read error");
   if (rows == 0) fail(path, "no numbers (the file is empty or only has comments)");
-  return Eigen::Map<const Matrix<double>>(values.data(), Index(rows), Index(cols));
+  return {rows, cols};
+}
+
+}  // namespace
+
+Matrix<double> detail::parse_text(const std::string& path, std::istream& in, double budget,
+                                  std::uint64_t limit) {
+  auto parse = [&](const std::vector<std::string>& fields, std::size_t line, std::size_t k) {
+    return parse_number(path, fields[k], line, k + 1);
+  };
+  const std::streampos start = in.tellg();
+  if (start != std::streampos(-1)) {
+    // Twice: the shape first, so that the values go straight into the matrix (their size
+    // checked against the budget before it is allocated).
+    const std::pair<std::size_t, std::size_t> shape = scan_text(path, in, [](auto&&...) {});
+    const std::size_t rows = shape.first, cols = shape.second;
+    require_fits(path, 8.0 * double(rows) * double(cols), budget, limit, "its values take");
+    in.clear();
+    in.seekg(start);
+    Matrix<double> values(static_cast<Index>(rows), static_cast<Index>(cols));
+    scan_text(path, in, [&](const std::vector<std::string>& fields, std::size_t line,
+                            std::size_t row) {
+      if (row >= rows || fields.size() != cols) fail(path, "the file changed while read");
+      for (std::size_t k = 0; k < cols; ++k) values(Index(row), Index(k)) = parse(fields, line, k);
+    });
+    return values;
+  }
+  // A stream without a size (a pipe): read once, refused as soon as it outgrows the budget.
+  std::vector<double> values;
+  const std::pair<std::size_t, std::size_t> shape =
+      scan_text(path, in, [&](const std::vector<std::string>& fields, std::size_t line,
+                              std::size_t) {
+        for (std::size_t k = 0; k < fields.size(); ++k) values.push_back(parse(fields, line, k));
+        require_fits(path, 16.0 * double(values.size()), budget, limit,
+                     "by line " + std::to_string(line) + ", its values take");
+      });
+  return Eigen::Map<const Matrix<double>>(values.data(), Index(shape.first), Index(shape.second));
 }
 
 namespace {
@@ -514,21 +565,15 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   // Refused before reading if it cannot fit: a .npy file of float64 in C order takes its size,
   // other .npy files are held whole and converted (up to 3 times their size); text takes about
-  // its size in doubles.
+  // its size in doubles (a number of 7 characters and its comma), and is measured exactly once
+  // its rows are counted.
   std::error_code error;
   const double size = double(std::filesystem::file_size(path, error));
-  const double needed = npy ? 3 * size : size, budget = memory_budget(memory_limit);
-  if (!error && budget > 0 && needed > budget) {
-    fail(path, "reading it takes about " + format_bytes(needed) + " but " +
-                   (memory_limit > 0 && double(memory_limit) <= budget
-                        ? "the memory limit is " + format_bytes(budget)
-                        : format_bytes(budget) + " of memory is available") +
-                   "; for costs between points, pass the points (--x, --y): eot then computes "
-                   "the costs on the fly");
-  }
+  const double budget = memory_budget(memory_limit);
+  if (!error) require_fits(path, npy ? 3 * size : size, budget, memory_limit, "reading it takes about");
   if (!npy) {
     Array array;
-    array.values = detail::parse_text(path, in);
+    array.values = detail::parse_text(path, in, budget, memory_limit);
     array.shape = {array.values.rows(), array.values.cols()};
     return array;
   }
@@ -556,7 +601,14 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
     read_rest(data.data());
     return npy_array(layout, data.data());
   }
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A stream without a size (a pipe, a device): read in blocks, refused as soon as it outgrows
+  // the budget (a third of it: the values are converted after).
+  std::string bytes;
+  for (char block[1 << 16]; in.read(block, sizeof block) || in.gcount() > 0;) {
+    bytes.append(block, std::size_t(in.gcount()));
+    require_fits(path, 3.0 * double(bytes.size()), budget, memory_limit,
+                 "after " + format_bytes(double(bytes.size())) + ", reading it takes");
+  }
   if (in.bad()) fail(path, "read error");
   return detail::parse_npy(path, bytes);
 }

@@ -874,9 +874,9 @@ TEST_CASE("cli: attention never writes a non-finite value") {
   const std::string kept = box.write("o.csv", "an existing file\n");
   for (const auto& c : std::vector<std::pair<std::string, std::string>>{
            {"--q q.csv --k k.csv --v v.csv",
-            "eot: q.csv and k.csv: the scaled scores <q_i, k_j> / epsilon may reach 1e399, "
-            "beyond what double holds"},
-           {"--q q.csv --k k.csv --v v.csv --regularizer sparsemax", "may reach 1e399"},
+            "eot: q.csv and k.csv: the scores <q_i, k_j> may reach 1e400, beyond what double "
+            "holds"},
+           {"--q q.csv --k k.csv --v v.csv --regularizer sparsemax", "may reach 1e400"},
            {"--q q2.csv --k k4.csv --v vinf.csv --regularizer entmax15",
             "eot: o.csv: not written: the result overflows"},
            {"--q q2.csv --k k4.csv --v vbig.csv --grad-output g.csv --grad-q gq.csv",
@@ -997,4 +997,31 @@ TEST_CASE("cli: a bad batch is refused by file, problem and rule, and only eot s
   refused("exact --cost C.npy", "eot exact takes one");
   refused("solve --x x40.npy --y y40.npy --epsilon 0.1 --memory-limit 10K --plan P.npy",
           "--plan: 3 plans (120 x 40) needs 38.4 kB");
+}
+
+TEST_CASE("cli: an input without a size (a pipe) is read only as far as the memory limit allows") {
+  Sandbox box;
+  for (const std::string name : {"f.csv", "f.npy"}) {
+    CAPTURE(name);
+    const std::string feed = name == "f.csv" ? "yes 1,2" : "cat /dev/zero";
+    const Run r = box.run("solve --cost " + name + " --epsilon 1 --memory-limit 10M",
+                          "mkfifo " + name + " && (" + feed + " > " + name + " 2> /dev/null &) &&");
+    CHECK(r.exit == 2);
+    CHECK(contains(r.err, name + ": "));
+    CHECK(contains(r.err, "but the memory limit is 10.5 MB"));
+  }
+}
+
+TEST_CASE("cli: a text file's values are counted before they are allocated") {
+  // 500 x 500 values of 2 bytes each in the file ("1,"): 0.5 MB of text, 2 MB of doubles.
+  Sandbox box;
+  std::string row;
+  for (int j = 0; j < 500; ++j) row += j == 0 ? "1" : ",1";
+  std::string text;
+  for (int i = 0; i < 500; ++i) text += row + "\n";
+  box.write("c.csv", text);
+  const Run r = box.run("solve --cost c.csv --epsilon 1 --memory-limit 1500K");
+  CHECK(r.exit == 2);
+  CHECK(contains(r.err, "c.csv: its values take 2 MB but the memory limit is 1.54 MB"));
+  CHECK(box.run("solve --cost c.csv --epsilon 1 --memory-limit 6M --domain log").exit == 0);
 }
