@@ -44,8 +44,8 @@ Matrix<T> to_precision(const std::string& file, const Eigen::Ref<const Matrix<do
       const double v = values(i, j);
       if (std::isfinite(v) && std::abs(v) > limit) {
         bad_input(file + ": entry (" + (layer >= 0 ? std::to_string(layer) + ", " : "") +
-                  std::to_string(i) + ", " + std::to_string(j) +
-                  ") = " + number(v) + " overflows float; use --precision double");
+                  std::to_string(i) + ", " + std::to_string(j) + ") = " + number(v) +
+                  " overflows float; use --precision double");
       }
     }
   }

@@ -12,8 +12,6 @@
 
 namespace eot::cli {
 
-namespace {}  // namespace
-
 [[noreturn]] void refuse_with_file(const InvalidArgument& e, const ProblemInput& args) {
   const bool clouds = args.cost.empty();
   std::vector<std::string> files;
@@ -203,8 +201,10 @@ Problems<T> read_all_inputs(const ProblemInput& args, double epsilon) {
   const auto geometries = read_geometries<T>(args, set.batch);
   const Index count = Index(geometries.size()), n = geometries[0]->rows(),
               m = geometries[0]->cols();
-  const Matrix<double> a = args.a.empty() ? Matrix<double>() : read_weights(args.a, count, n, set.batch);
-  const Matrix<double> b = args.b.empty() ? Matrix<double>() : read_weights(args.b, count, m, set.batch);
+  const Matrix<double> a =
+      args.a.empty() ? Matrix<double>() : read_weights(args.a, count, n, set.batch);
+  const Matrix<double> b =
+      args.b.empty() ? Matrix<double>() : read_weights(args.b, count, m, set.batch);
   for (Index k = 0; k < count; ++k) {
     Problem<T> problem(geometries[k], epsilon);
     if (!args.a.empty()) problem.a = a.row(k).transpose().cast<T>();

@@ -55,8 +55,8 @@ void check(const Geometry<T>* cost, const Matrix<T>& measures, const VectorXd& l
     // Equal within 1e-9, or the rounding of the entries to T.
     const double slack = std::max(1e-9, 100 * double(std::numeric_limits<T>::epsilon()));
     if (!(mass > 0) || std::abs(mass - first) > slack * first) {
-      throw InvalidArgument("measures: histogram " + std::to_string(r) + " has mass " + str(mass, 17) +
-                                " but histogram 0 has " + str(first, 17) +
+      throw InvalidArgument("measures: histogram " + std::to_string(r) + " has mass " +
+                                str(mass, 17) + " but histogram 0 has " + str(first, 17) +
                                 "; the histograms need equal positive masses (normalize them)",
                             "measures", r);
     }
@@ -99,7 +99,7 @@ BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matri
     log_a[r] = measures.row(r).transpose().template cast<double>().array().log();
   VectorXd log_b = VectorXd::Constant(n, std::log(mass / double(n)));
   VectorXd c = VectorXd::Zero(n), self(n);  // debiased: b's potential to itself, and its LSE
-  double c_error = 0;                        // c's residual when it entered log b
+  double c_error = 0;                       // c's residual when it entered log b
   BarycenterResult result;
   result.status = Status::MaxIterationsReached;
   for (int iteration = 0;; ++iteration) {
@@ -152,8 +152,9 @@ BarycenterResult barycenter(std::shared_ptr<const Geometry<T>> cost, const Matri
     // transport to itself, until its residual is a tenth of the tolerance (10 updates at most).
     for (int update = 0; debiased && update < 10 && !interrupted(); ++update) {
       cost->lse_cols(c, epsilon, self, options.threads, options.interrupt);
-      const double residual =
-          (detail::exp_or_zero(c.array() + self.array()) - log_b.array().exp()).matrix().lpNorm<1>();
+      const double residual = (detail::exp_or_zero(c.array() + self.array()) - log_b.array().exp())
+                                  .matrix()
+                                  .lpNorm<1>();
       if (update == 0) c_error = residual;
       if (residual <= tolerance * mass / 10) break;
       c = (c + log_b - self) / 2;

@@ -15,8 +15,7 @@ std::vector<Result> solve_batched(const std::vector<Problem<T>>& problems,
     try {
       validate(problems[k], options);
     } catch (const InvalidArgument& e) {
-      throw InvalidArgument("problem " + std::to_string(k) + ": " + e.what(), e.field(),
-                            e.index());
+      throw InvalidArgument("problem " + std::to_string(k) + ": " + e.what(), e.field(), e.index());
     }
   }
   std::vector<Index> small, large;

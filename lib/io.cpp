@@ -170,18 +170,18 @@ Matrix<double> detail::parse_text(const std::string& path, std::istream& in, dou
     in.clear();
     in.seekg(start);
     Matrix<double> values(static_cast<Index>(rows), static_cast<Index>(cols));
-    scan_text(path, in, [&](const std::vector<std::string>& fields, std::size_t line,
-                            std::size_t row) {
-      if (row >= rows || fields.size() != cols) fail(path, "the file changed while read");
-      for (std::size_t k = 0; k < cols; ++k) values(Index(row), Index(k)) = parse(fields, line, k);
-    });
+    scan_text(path, in,
+              [&](const std::vector<std::string>& fields, std::size_t line, std::size_t row) {
+                if (row >= rows || fields.size() != cols) fail(path, "the file changed while read");
+                for (std::size_t k = 0; k < cols; ++k)
+                  values(Index(row), Index(k)) = parse(fields, line, k);
+              });
     return values;
   }
   // A stream without a size (a pipe): read once, refused as soon as it outgrows the budget.
   std::vector<double> values;
-  const std::pair<std::size_t, std::size_t> shape =
-      scan_text(path, in, [&](const std::vector<std::string>& fields, std::size_t line,
-                              std::size_t) {
+  const std::pair<std::size_t, std::size_t> shape = scan_text(
+      path, in, [&](const std::vector<std::string>& fields, std::size_t line, std::size_t) {
         for (std::size_t k = 0; k < fields.size(); ++k) values.push_back(parse(fields, line, k));
         require_fits(path, 16.0 * double(values.size()), budget, limit,
                      "by line " + std::to_string(line) + ", its values take");
@@ -297,8 +297,7 @@ NpyLayout npy_layout(const std::string& path, std::string_view head, std::size_t
                    "float32 ('<f4')");
   }
   if (shape.empty() || shape.size() > 3) {
-    fail(path,
-         "the array has " + std::to_string(shape.size()) + " dimensions; expected 1, 2 or 3");
+    fail(path, "the array has " + std::to_string(shape.size()) + " dimensions; expected 1, 2 or 3");
   }
   // Checked one dimension at a time, by division: the product may overflow for a forged shape.
   const std::size_t available = total - prefix - header_length;
@@ -542,8 +541,8 @@ OutputBatch::Staged stage_array(const std::string& path, const double* data,
                                 const std::vector<Index>& shape) {
   const Format format = format_of(path);
   if (format == Format::Text && shape.size() > 2) {
-    fail(path, "a " + std::to_string(shape.size()) +
-                   "-dimensional array can only be written as .npy");
+    fail(path,
+         "a " + std::to_string(shape.size()) + "-dimensional array can only be written as .npy");
   }
   const Index rows = shape[0], cols = shape.size() == 1 ? 1 : shape[1];
   return stage(path, [&](FILE* out) {
@@ -570,7 +569,8 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
   std::error_code error;
   const double size = double(std::filesystem::file_size(path, error));
   const double budget = memory_budget(memory_limit);
-  if (!error) require_fits(path, npy ? 3 * size : size, budget, memory_limit, "reading it takes about");
+  if (!error)
+    require_fits(path, npy ? 3 * size : size, budget, memory_limit, "reading it takes about");
   if (!npy) {
     Array array;
     array.values = detail::parse_text(path, in, budget, memory_limit);
@@ -590,7 +590,8 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
     auto read_rest = [&](char* to) {
       std::memcpy(to, head.data() + layout.data_offset, in_head);
       in.read(to + in_head, std::streamsize(data_bytes - in_head));
-      if (std::size_t(in.gcount()) != data_bytes - in_head) fail(path, "the file shrank while read");
+      if (std::size_t(in.gcount()) != data_bytes - in_head)
+        fail(path, "the file shrank while read");
     };
     if (layout.item == 8 && !layout.fortran) {
       Array array = npy_array(layout, nullptr);

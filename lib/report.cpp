@@ -65,8 +65,8 @@ std::string Result::full_report() const {
 }
 
 std::string batch_report(const std::vector<Result>& results, double seconds) {
-  std::string out = "eot: a batch of " + std::to_string(results.size()) +
-                    " entropic OT problems, Sinkhorn\n";
+  std::string out =
+      "eot: a batch of " + std::to_string(results.size()) + " entropic OT problems, Sinkhorn\n";
   if (results.empty()) return out;
   auto line = [&](const char* name, const std::string& value) { add_line(out, name, value); };
   // A field every problem shares, or "mixed".
@@ -79,9 +79,9 @@ std::string batch_report(const std::vector<Result>& results, double seconds) {
   line("problems", shared([](const Result& r) { return r.regime; }) + ", " +
                        shared([](const Result& r) { return r.geometry; }) + ", " +
                        shared([](const Result& r) { return r.precision; }));
-  line("epsilon", shared([](const Result& r) { return format("%.6g", r.epsilon); }) +
-                      "   rho_a " + shared([](const Result& r) { return rho(r.rho_a); }) +
-                      "   rho_b " + shared([](const Result& r) { return rho(r.rho_b); }));
+  line("epsilon", shared([](const Result& r) { return format("%.6g", r.epsilon); }) + "   rho_a " +
+                      shared([](const Result& r) { return rho(r.rho_a); }) + "   rho_b " +
+                      shared([](const Result& r) { return rho(r.rho_b); }));
   std::vector<double> iterations, errors, costs;
   std::vector<std::size_t> failed;
   for (std::size_t k = 0; k < results.size(); ++k) {

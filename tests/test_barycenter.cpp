@@ -43,7 +43,8 @@ TEST_CASE("barycenter: POT's sinkhorn_log barycenter to 1e-9, and its couplings'
   CHECK((debiased.barycenter - expected_debiased).cwiseAbs().maxCoeff() < 1e-9);
   CHECK((debiased.barycenter - expected).cwiseAbs().maxCoeff() > 1e-3);
   MatrixD smooth(1, 60);
-  for (Index i = 0; i < 60; ++i) smooth(0, i) = std::exp(-std::pow((double(i) / 59 - 0.5) / 0.05, 2));
+  for (Index i = 0; i < 60; ++i)
+    smooth(0, i) = std::exp(-std::pow((double(i) / 59 - 0.5) / 0.05, 2));
   smooth /= smooth.sum();
   const eot::BarycenterResult itself =
       eot::barycenter<double>(geometry, smooth, VectorXd::Ones(1), 0.01, options, true);

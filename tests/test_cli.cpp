@@ -920,8 +920,9 @@ TEST_CASE("cli: a 3-D cost or point cloud is a batch, each result what eot solve
   }
   files.commit();
 
-  const Run r = box.run("solve --cost C.npy --a a.npy --b b.csv --epsilon 0.1 --json --plan P.npy "
-                        "--potentials fg.csv --marginals rc.npy");
+  const Run r = box.run(
+      "solve --cost C.npy --a a.npy --b b.csv --epsilon 0.1 --json --plan P.npy "
+      "--potentials fg.csv --marginals rc.npy");
   REQUIRE(r.exit == 0);
   const nlohmann::json all = nlohmann::json::parse(r.out);
   REQUIRE(all.size() == std::size_t(count));
@@ -955,8 +956,9 @@ TEST_CASE("cli: a 3-D cost or point cloud is a batch, each result what eot solve
   CHECK(nlohmann::json::parse(clouds.out).size() == std::size_t(count));
 
   // Not every problem converging is exit 3, the outputs still written.
-  const Run budget = box.run("solve --cost C.npy --epsilon 0.01 --max-iterations 2 --check-every "
-                             "1 --potentials short.npy");
+  const Run budget = box.run(
+      "solve --cost C.npy --epsilon 0.01 --max-iterations 2 --check-every "
+      "1 --potentials short.npy");
   CHECK(budget.exit == 3);
   CHECK(contains(budget.out, "0 of 4 converged"));
   CHECK(contains(budget.out, "not converged   problem 0: max_iterations"));
@@ -992,8 +994,9 @@ TEST_CASE("cli: a bad batch is refused by file, problem and rule, and only eot s
           "--plan: P.csv: a batch's plans (3 x 4 x 4) are written as .npy");
   refused("solve --x x.npy --y y.npy --epsilon 0.1 --plan P.npy",
           "x.npy (3 x 4 x 2) and y.npy (2 x 4 x 2) hold different numbers of point clouds");
-  refused("sweep --cost C.npy --epsilons 1,0.1",
-          "C.npy: a 3-D array is a batch of problems; eot sweep takes one (eot solve takes a batch)");
+  refused(
+      "sweep --cost C.npy --epsilons 1,0.1",
+      "C.npy: a 3-D array is a batch of problems; eot sweep takes one (eot solve takes a batch)");
   refused("exact --cost C.npy", "eot exact takes one");
   refused("solve --x x40.npy --y y40.npy --epsilon 0.1 --memory-limit 10K --plan P.npy",
           "--plan: 3 plans (120 x 40) needs 38.4 kB");

@@ -163,11 +163,14 @@ TEST_CASE("every instruction set's kernels match long-double references") {
   }
 }
 
-TEST_CASE("the log of every instruction set is within 2 ulp, subnormal numbers too, and exact at 0, 1, inf") {
+TEST_CASE(
+    "the log of every instruction set is within 2 ulp, subnormal numbers too, and exact at 0, 1, "
+    "inf") {
   for (const k::Table<double>* t : levels<double>()) {
     CAPTURE(std::string(k::to_string(t->isa)));
     VectorXd x(100003);
-    for (Index i = 0; i < x.size(); ++i) x[i] = std::ldexp(1.0 + double(i % 997) / 997, int(i % 2100) - 1070);
+    for (Index i = 0; i < x.size(); ++i)
+      x[i] = std::ldexp(1.0 + double(i % 997) / 997, int(i % 2100) - 1070);
     VectorXd l(x.size());
     t->log(x.data(), l.data(), x.size());
     double worst = 0;

@@ -130,7 +130,8 @@ class KernelDomain {
         if (!spare.memory) throw std::bad_alloc();
       }
       spare.taken = true;
-      kernel_ = std::unique_ptr<T[], void (*)(void*)>(static_cast<T*>(spare.memory), &release_spare);
+      kernel_ =
+          std::unique_ptr<T[], void (*)(void*)>(static_cast<T*>(spare.memory), &release_spare);
       return;
     }
     void* memory = std::aligned_alloc(size < kHuge ? 64 : kHuge, size);
@@ -156,7 +157,9 @@ class KernelDomain {
     static thread_local SpareBlock spare;
     return spare;
   }
-  static void release_spare(void*) noexcept { spare_block().taken = false; }
+  static void release_spare(void*) noexcept {
+    spare_block().taken = false;
+  }
 
   Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> kernel() const {
     return {kernel_.get(), n_, m_, Eigen::OuterStride<>(ld_)};
@@ -205,7 +208,7 @@ class KernelDomain {
   // K, n x m with rows ld apart (a multiple of 64 bytes); null until the first absorption.
   const Index n_, m_, ld_;
   std::unique_ptr<T[], void (*)(void*)> kernel_{nullptr, &std::free};
-  mutable Matrix<T> partial_;  // kChunks partial sums of K^T x
+  mutable Matrix<T> partial_;               // kChunks partial sums of K^T x
   mutable Eigen::VectorXd scaling_, sums_;  // lse()'s work: the same sizes at every call
   mutable Vector<T> x_, product_;
   Eigen::VectorXd f_bar_, g_bar_;

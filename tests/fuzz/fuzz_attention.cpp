@@ -33,7 +33,8 @@ bool moderate(const eot::Matrix<T>& x) {
 template <typename Derived>
 void print(const char* name, const Eigen::DenseBase<Derived>& values) {
   std::fprintf(stderr, "%s (%td x %td):", name, values.rows(), values.cols());
-  for (Index k = 0; k < values.size(); ++k) std::fprintf(stderr, " %.17g", double(values(k / values.cols(), k % values.cols())));
+  for (Index k = 0; k < values.size(); ++k)
+    std::fprintf(stderr, " %.17g", double(values(k / values.cols(), k % values.cols())));
   std::fprintf(stderr, "\n");
 }
 

@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (array.shape.empty() || array.shape.size() > 3) std::abort();
     eot::Index count = 1;
     for (eot::Index dim : array.shape) count *= dim;
-    if (count < 1 || array.values.size() != count || array.values.cols() != (array.shape.size() == 1 ? 1 : array.shape.back()))
+    if (count < 1 || array.values.size() != count ||
+        array.values.cols() != (array.shape.size() == 1 ? 1 : array.shape.back()))
       std::abort();
   } catch (const eot::IoError& error) {
     if (std::string(error.what()).rfind("fuzz.npy: ", 0) != 0) std::abort();

@@ -14,10 +14,12 @@
 namespace {
 
 // Values at the edges of the log domain: zeros, subnormals, extremes, infinities, NaN.
-constexpr double kEdges[] = {0,      1,      -1,     0.5,   2,     1e-3,   1e3,
-                             1e-30,  1e30,   -1e30,  1e-300, 1e300, -1e300, 5e-324,
-                             std::numeric_limits<double>::max(), eot::kInf, -eot::kInf,
-                             std::numeric_limits<double>::quiet_NaN()};
+constexpr double kEdges[] = {0,         1,          -1,
+                             0.5,       2,          1e-3,
+                             1e3,       1e-30,      1e30,
+                             -1e30,     1e-300,     1e300,
+                             -1e300,    5e-324,     std::numeric_limits<double>::max(),
+                             eot::kInf, -eot::kInf, std::numeric_limits<double>::quiet_NaN()};
 
 double any_value(FuzzedDataProvider& in) {
   switch (in.ConsumeIntegralInRange(0, 2)) {
@@ -35,6 +37,8 @@ double any_value(FuzzedDataProvider& in) {
 }
 
 // Weights, epsilon, rho: the sign is the least interesting part of them.
-double magnitude(FuzzedDataProvider& in) { return std::fabs(any_value(in)); }
+double magnitude(FuzzedDataProvider& in) {
+  return std::fabs(any_value(in));
+}
 
 }  // namespace
