@@ -80,14 +80,18 @@ double check(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double 
     auto log10_largest_norm = [](const Matrix<T>& x) {  // without overflow: |x| may be 1e300
       return std::log10(x.template cast<double>().rowwise().stableNorm().maxCoeff());
     };
-    const double product = log10_largest_norm(q) + log10_largest_norm(k);
+    // A zero q or k makes every score 0 (and the sum below -inf + inf when the other's norm
+    // overflows): nothing to bound.
+    const double product = q.isZero(0) || k.isZero(0)
+                               ? -kInf
+                               : log10_largest_norm(q) + log10_largest_norm(k);
     const double exponent = product - std::min(std::log10(scale), 0.0);
     const double limit = 0.25 * double(std::numeric_limits<T>::max());
     if (!(exponent <= std::log10(limit))) {
       std::ostringstream message;
       message << (scale < 1 ? "q and k: the scaled scores <q_i, k_j> / epsilon may reach 1e"
                             : "q and k: the scores <q_i, k_j> may reach 1e")
-              << int(std::min(exponent, 1e6)) << ", beyond what "
+              << (std::isfinite(exponent) ? int(std::min(exponent, 1e6)) : 999999) << ", beyond what "
               << (std::is_same_v<T, float> ? "float" : "double") << " holds (" << limit
               << (scale < 1 ? "); rescale q or k, or raise epsilon" : "); rescale q or k");
       throw InvalidArgument(message.str());
@@ -336,6 +340,7 @@ TwoSided<T> sinkhorn(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
 
   SolverOptions options;
   options.threads = threads;
+  validate(problem, options);  // also when no solve follows (one normalization)
   if (normalizations > 0) {
     options.max_iterations = std::max(normalizations / 2, 1);
     options.tolerance = std::numeric_limits<double>::min();  // exactly that many
