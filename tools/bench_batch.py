@@ -19,12 +19,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 import ot
+
+from busy import busy
 
 
 def run_eot(binary, inputs, epsilon, threads, repeats):
@@ -72,13 +73,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--busy", type=int, default=0, help="CPU-bound processes beside")
     args = parser.parse_args()
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(args.busy)]
-    try:
+    with busy(args.busy):
         compare(args)
-    finally:
-        for p in spinners:
-            p.kill()
 
 
 def compare(args):

@@ -26,6 +26,8 @@ import time
 import numpy as np
 import ot
 
+from busy import busy
+
 
 def problem(n, seed=0):
     rng = np.random.default_rng(seed)
@@ -77,17 +79,11 @@ def main():
                         help="POT's numItermax (sinkhorn_stabilized can stall until it)")
     args = parser.parse_args()
 
-    import sys
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(args.busy)]
     print(f"POT {ot.__version__}, numpy {np.__version__}, eot threads {args.threads}, "
           f"eot tolerance {args.eot_tolerance:g}, OMP/BLAS threads "
           f"{os.environ.get('OMP_NUM_THREADS', 'default')}, {args.busy} CPU-bound processes beside")
-    try:
+    with busy(args.busy):
         compare(args)
-    finally:
-        for p in spinners:
-            p.kill()
 
 
 def compare(args):
