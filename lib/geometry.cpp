@@ -204,16 +204,32 @@ CostBounds Geometry<T>::cost_bounds(int threads) const {
 // CostMatrix
 
 template <typename T>
-CostMatrix<T>::CostMatrix(Matrix<T> cost) : cost_(std::move(cost)), bounds_{kInf, -kInf} {
-  if (cost_.size() == 0) {
-    throw InvalidArgument("cost: the matrix is empty (" + std::to_string(cost_.rows()) + " x " +
-                              std::to_string(cost_.cols()) +
+CostMatrix<T>::CostMatrix(Matrix<T> cost)
+    : storage_(std::move(cost)),
+      data_(storage_.data()),
+      rows_(storage_.rows()),
+      cols_(storage_.cols()) {
+  check();
+}
+
+template <typename T>
+CostMatrix<T>::CostMatrix(const T* data, Index rows, Index cols, std::shared_ptr<const void> owner)
+    : owner_(std::move(owner)), data_(data), rows_(rows), cols_(cols) {
+  check();
+}
+
+template <typename T>
+void CostMatrix<T>::check() {
+  bounds_ = {kInf, -kInf};
+  if (rows_ <= 0 || cols_ <= 0) {
+    throw InvalidArgument("cost: the matrix is empty (" + std::to_string(rows_) + " x " +
+                              std::to_string(cols_) +
                               "); it needs at least one row and column",
                           "cost");
   }
-  for (Index i = 0; i < cost_.rows(); ++i) {
-    for (Index j = 0; j < cost_.cols(); ++j) {
-      const T c = cost_(i, j);
+  for (Index i = 0; i < rows_; ++i) {
+    for (Index j = 0; j < cols_; ++j) {
+      const T c = data_[i * cols_ + j];
       if (std::isnan(c) || c == -std::numeric_limits<T>::infinity()) {
         std::ostringstream message;
         message << "cost(" << i << ", " << j << ") is " << c
@@ -238,8 +254,8 @@ std::string CostMatrix<T>::describe() const {
 template <typename T>
 typename Geometry<T>::Tile CostMatrix<T>::tile(Index i0, Index j0, Index ni, Index nj,
                                                Matrix<T>&) const {
-  return typename Geometry<T>::Tile(cost_.data() + i0 * cost_.cols() + j0, ni, nj,
-                                    Eigen::OuterStride<>(cost_.cols()));
+  return typename Geometry<T>::Tile(data_ + i0 * cols_ + j0, ni, nj,
+                                    Eigen::OuterStride<>(cols_));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -101,25 +101,34 @@ class Geometry {
   CostBounds cost_bounds(int threads) const;
 };
 
-// A dense cost matrix; entries are finite or +inf (forbidden pair).
+// A dense cost matrix; entries are finite or +inf (forbidden pair). It owns its entries, or
+// borrows row-major memory the caller keeps alive (a NumPy array, a memory map): no copy.
 template <typename T>
 class CostMatrix final : public Geometry<T> {
  public:
   // Throws InvalidArgument if the matrix is empty or has a NaN or -inf entry.
   explicit CostMatrix(Matrix<T> cost);
+  // Borrows rows x cols costs, row i at data + i * cols, which must stay unchanged while the
+  // geometry lives; `owner` is held until then (e.g. what keeps the memory alive). Same checks.
+  CostMatrix(const T* data, Index rows, Index cols, std::shared_ptr<const void> owner);
 
-  const Matrix<T>& cost() const { return cost_; }
-  Index rows() const override { return cost_.rows(); }
-  Index cols() const override { return cost_.cols(); }
+  Eigen::Map<const Matrix<T>> cost() const { return {data_, rows_, cols_}; }
+  Index rows() const override { return rows_; }
+  Index cols() const override { return cols_; }
   std::string describe() const override;
   bool may_forbid() const override { return has_forbidden_; }
-  double bytes() const override { return double(cost_.size()) * sizeof(T); }
+  double bytes() const override { return double(rows_) * double(cols_) * sizeof(T); }
   CostBounds known_cost_bounds() const override { return bounds_; }
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
                                   Matrix<T>& scratch) const override;
 
  private:
-  Matrix<T> cost_;
+  void check();  // the constructors' checks, and the bounds
+
+  Matrix<T> storage_;                    // the entries when owned, else empty
+  std::shared_ptr<const void> owner_;    // keeps borrowed entries alive
+  const T* data_ = nullptr;
+  Index rows_ = 0, cols_ = 0;
   bool has_forbidden_ = false;
   CostBounds bounds_;  // of the finite entries
 };
