@@ -145,7 +145,13 @@ std::vector<std::shared_ptr<const Geometry<T>>> geometries(const Inputs& in, boo
                 m = cost.shape(ndim - 1);
     const std::shared_ptr<const void> owner = hold(cost);
     for (Index k = 0; k < layers; ++k) {
-      out.push_back(std::make_shared<CostMatrix<T>>(cost.data() + k * n * m, n, m, owner));
+      try {
+        out.push_back(std::make_shared<CostMatrix<T>>(cost.data() + k * n * m, n, m, owner));
+      } catch (const InvalidArgument& e) {
+        if (!batch) throw;
+        throw InvalidArgument("problem " + std::to_string(k) + ": " + e.what(), e.field(),
+                              e.index());
+      }
     }
     return out;
   }
