@@ -150,3 +150,30 @@ TEST_CASE("bad geometries are refused with the entry named") {
       message_of<eot::InvalidArgument>([&] { eot::PointCloud<double> g(MatrixD(0, 2), y); }),
       "x: the point cloud is empty"));
 }
+
+TEST_CASE("a cost matrix that borrows memory solves as one that owns it, and keeps its owner") {
+  const MatrixD c = uniform_matrix(37, 29, 16);
+  auto memory = std::make_shared<MatrixD>(c);  // stands for a NumPy array
+  const std::weak_ptr<MatrixD> watch = memory;
+  const eot::Problem<double> owned(std::make_shared<eot::CostMatrix<double>>(c), 0.05);
+  eot::Result borrowed_result;
+  {
+    auto borrowed =
+        std::make_shared<eot::CostMatrix<double>>(memory->data(), c.rows(), c.cols(), memory);
+    CHECK(borrowed->cost().data() == memory->data());  // no copy
+    memory.reset();
+    CHECK_FALSE(watch.expired());  // the geometry holds it
+    borrowed_result = eot::solve(eot::Problem<double>(borrowed, 0.05));
+  }
+  CHECK(watch.expired());  // and lets it go with the last copy
+  const eot::Result result = eot::solve(owned);
+  CHECK(borrowed_result.converged());
+  CHECK(borrowed_result.f == result.f);
+  CHECK(borrowed_result.transport_cost == result.transport_cost);
+  MatrixD bad = c;
+  bad(4, 5) = std::nan("");
+  CHECK(contains(message_of<eot::InvalidArgument>([&] {
+                   eot::CostMatrix<double> g(bad.data(), bad.rows(), bad.cols(), nullptr);
+                 }),
+                 "cost(4, 5) is nan"));
+}
