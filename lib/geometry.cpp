@@ -223,8 +223,7 @@ void CostMatrix<T>::check() {
   bounds_ = {kInf, -kInf};
   if (rows_ <= 0 || cols_ <= 0) {
     throw InvalidArgument("cost: the matrix is empty (" + std::to_string(rows_) + " x " +
-                              std::to_string(cols_) +
-                              "); it needs at least one row and column",
+                              std::to_string(cols_) + "); it needs at least one row and column",
                           "cost");
   }
   // Row by row, in passes the compiler vectorizes (a scalar loop with these branches took 4 ns an
@@ -263,8 +262,7 @@ std::string CostMatrix<T>::describe() const {
 template <typename T>
 typename Geometry<T>::Tile CostMatrix<T>::tile(Index i0, Index j0, Index ni, Index nj,
                                                Matrix<T>&) const {
-  return typename Geometry<T>::Tile(data_ + i0 * cols_ + j0, ni, nj,
-                                    Eigen::OuterStride<>(cols_));
+  return typename Geometry<T>::Tile(data_ + i0 * cols_ + j0, ni, nj, Eigen::OuterStride<>(cols_));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,7 +294,7 @@ PointCloud<T>::PointCloud(Matrix<T> x, Matrix<T> y, Metric metric)
   for (const auto& [name, points] : {std::pair{"x", &x_}, std::pair{"y", &y_}}) {
     if (points->rows() == 0 || points->cols() == 0) {
       throw InvalidArgument(std::string(name) + ": the point cloud is empty (" +
-                            std::to_string(points->rows()) + " x " +
+                                std::to_string(points->rows()) + " x " +
                                 std::to_string(points->cols()) + ")",
                             name);
     }

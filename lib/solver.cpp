@@ -918,11 +918,10 @@ DomainChoice choose_domain(const Problem<T>& problem, const SolverOptions& optio
     // own size, 256 MB) and a quarter of the available memory. A kernel of at most 1 MB is
     // stored without asking the system (asking takes 20 us, a 64 x 64 solve about 150).
     const double max_default = std::max(geometry.bytes(), 256.0 * (1 << 20));
-    const double budget = options.memory_limit > 0 ? memory_budget(options.memory_limit) -
-                                                         geometry.bytes()
-                          : kernel <= double(1 << 20)
-                              ? max_default
-                              : std::min(max_default, double(available_memory()) / 4);
+    const double budget =
+        options.memory_limit > 0    ? memory_budget(options.memory_limit) - geometry.bytes()
+        : kernel <= double(1 << 20) ? max_default
+                                    : std::min(max_default, double(available_memory()) / 4);
     if (!(kernel <= budget)) {
       choice.reason = "log domain, nothing stored (K would take " + format_bytes(kernel) +
                       ", over the kernel budget of " + format_bytes(std::max(budget, 0.0)) + ")";

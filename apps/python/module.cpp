@@ -37,7 +37,9 @@ namespace {
 std::atomic<bool> interrupted{false};
 unsigned long main_thread = 0;  // threading.main_thread().ident, read at import
 
-extern "C" void on_sigint(int) { interrupted.store(true, std::memory_order_relaxed); }
+extern "C" void on_sigint(int) {
+  interrupted.store(true, std::memory_order_relaxed);
+}
 
 class InterruptScope {
  public:
@@ -92,11 +94,10 @@ py::array_t<T, py::array::c_style> as_array(const py::handle& object, const char
                                             int min_ndim, int max_ndim) {
   auto array = as_array<T>(object, name);
   if (array.ndim() < min_ndim || array.ndim() > max_ndim) {
-    throw py::value_error(std::string(name) + " has " + std::to_string(array.ndim()) +
-                          " dimensions; expected " +
-                          (min_ndim == max_ndim ? std::to_string(min_ndim)
-                                                : std::to_string(min_ndim) + " to " +
-                                                      std::to_string(max_ndim)));
+    throw py::value_error(
+        std::string(name) + " has " + std::to_string(array.ndim()) + " dimensions; expected " +
+        (min_ndim == max_ndim ? std::to_string(min_ndim)
+                              : std::to_string(min_ndim) + " to " + std::to_string(max_ndim)));
   }
   return array;
 }
@@ -418,7 +419,8 @@ AttentionInputs<T> attention_inputs(const py::object& q_object, const py::object
     // A boolean mask as PyTorch's attn_mask: True takes part, False is masked (-inf).
     const auto array = py::array::ensure(bias);
     if (array && array.dtype().kind() == 'b') {
-      const auto allowed = py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(bias);
+      const auto allowed =
+          py::array_t<bool, py::array::c_style | py::array::forcecast>::ensure(bias);
       if (allowed.ndim() != 2) throw py::value_error("bias must be L x S");
       in.mask.bias = Matrix<T>(allowed.shape(0), allowed.shape(1));
       for (Index i = 0; i < in.mask.bias.size(); ++i) {
@@ -465,7 +467,8 @@ py::array attention_forward(const py::object& q, const py::object& k, const py::
     } else {
       out.resize(in.heads.count * in.n, in.v.cols());
       for (Index h = 0; h < in.heads.count; ++h) {
-        const Matrix<T> q_h = in.q.middleRows(h * in.n, in.n), k_h = in.k.middleRows(h * in.m, in.m),
+        const Matrix<T> q_h = in.q.middleRows(h * in.n, in.n),
+                        k_h = in.k.middleRows(h * in.m, in.m),
                         v_h = in.v.middleRows(h * in.m, in.m);
         if (two_sided) {
           const auto result =
@@ -511,10 +514,10 @@ py::tuple attention_backward(const py::object& q, const py::object& k, const py:
       g.dk.resize(in.k.rows(), in.k.cols());
       g.dv.resize(in.v.rows(), in.v.cols());
       for (Index h = 0; h < in.heads.count; ++h) {
-        const auto head = attention::backward<T>(
-            in.q.middleRows(h * in.n, in.n), in.k.middleRows(h * in.m, in.m),
-            in.v.middleRows(h * in.m, in.m), dout.middleRows(h * in.n, in.n), in.epsilon, in.mask,
-            threads, regularizer);
+        const auto head =
+            attention::backward<T>(in.q.middleRows(h * in.n, in.n), in.k.middleRows(h * in.m, in.m),
+                                   in.v.middleRows(h * in.m, in.m), dout.middleRows(h * in.n, in.n),
+                                   in.epsilon, in.mask, threads, regularizer);
         g.dq.middleRows(h * in.n, in.n) = head.dq;
         g.dk.middleRows(h * in.m, in.m) = head.dk;
         g.dv.middleRows(h * in.m, in.m) = head.dv;
@@ -524,6 +527,65 @@ py::tuple attention_backward(const py::object& q, const py::object& k, const py:
   return py::make_tuple(unstacked(g.dq, in.heads, in.n), unstacked(g.dk, in.heads, in.m),
                         unstacked(g.dv, in.heads, in.m));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Docstrings (help(eot.solve) and the like).
+
+constexpr const char* kSolveDoc = R"(Solve one entropic OT problem (docs/conventions.md):
+
+    minimize <P, C> + epsilon KL(P | a b^T) + rho_a KL(P 1 | a) + rho_b KL(P^T 1 | b)
+
+cost: n x m costs (finite, or inf for a forbidden pair); or x (n x d) and y (m x d) with a
+metric ('sqeuclidean', 'euclidean', 'negdot'), never forming an n x m array. a, b: weights
+(uniform, mass 1, if omitted). rho_a, rho_b: inf a hard constraint, 0 a free side, else a KL
+penalty. precision: 'double' or 'float'. tolerance: on the marginal error relative to the
+aimed mass (None: 1e-9 in double, 1e-5 in float). The other options are eot::SolverOptions'.
+
+Returns a Result (attributes as the fields of `eot solve --json`; plan() forms the plan).
+A C-contiguous cost of the solve's precision is borrowed, not copied. Raises ValueError on bad
+input, KeyboardInterrupt on Ctrl-C.)";
+
+constexpr const char* kSolveBatchedDoc = R"(Solve many problems with the same options.
+
+cost: B x n x m; or x (B x n x d) and y (B x m x d), either 2-D if shared. a, b: 1-D (shared)
+or one row per problem. Returns a list of B Results, each bitwise what solve() returns for its
+problem alone; small problems are shared among the threads. Bad input raises ValueError
+naming the problem ('problem k: ...').)";
+
+constexpr const char* kDivergenceDoc = R"(The debiased Sinkhorn divergence between point clouds:
+
+    S = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2 + epsilon (m_a - m_b)^2 / 2
+
+with OT the entropic problem's optimal value (both sides penalized by rho: inf balanced).
+Returns a DivergenceResult: the divergence, its three values and the gradients in a, b, x and
+y.)";
+
+constexpr const char* kBarycenterDoc = R"(The fixed-support entropic barycenter of the rows of
+measures (k x n histograms) for the costs (n x n), as POT's ot.bregman.barycenter: weights
+(k, uniform if omitted), debiased=True for POT's barycenter_debiased. Returns a
+BarycenterResult.)";
+
+constexpr const char* kExactDoc = R"(Exact (epsilon = 0) optimal transport by a network simplex:
+costs or point clouds as for solve(), weights with equal masses. Returns an ExactResult.)";
+
+constexpr const char* kAttentionDoc =
+    R"(Scaled-dot-product attention, softmax(q k^T / epsilon + bias) v:
+the one-sided entropic OT problem with the cost -<q, k> (docs/sdpa-as-eot.md).
+
+q (..., L, d), k (..., S, d), v (..., S, dv) with the same leading (batch, head) dimensions,
+as PyTorch's scaled_dot_product_attention. epsilon: None for sqrt(d). causal: query i sees
+keys j <= i (top-left aligned, PyTorch's is_causal). bias: L x S, added to the scaled scores,
+or boolean (True takes part). two_sided: constrain the columns too (Sinkhorn attention;
+iterations counts normalizations, 0 runs to convergence). regularizer: 'softmax', 'sparsemax'
+or 'entmax15'. float32 inputs compute in float. Returns (..., L, dv).)";
+
+constexpr const char* kAttentionBackwardDoc = R"(The gradients (dq, dk, dv) of attention() given
+grad_output = dL/dO (..., L, dv), for the same arguments (two_sided excepted).)";
+
+constexpr const char* kResultDoc = R"(How a solve ended and what it found. The attributes are named
+as the fields of `eot solve --json`; f and g are the potentials (cost units), row_marginal and
+col_marginal the plan's marginals. plan() forms the n x m plan, report() prints the command
+line's report.)";
 
 // ---------------------------------------------------------------------------------------------
 // The module.
@@ -560,7 +622,8 @@ PYBIND11_MODULE(_eot, m) {
   namespace py = pybind11;
   m.doc() = "eot's compiled core; use the eot package";
   m.attr("__version__") = kVersion;
-  main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  main_thread =
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 
   py::register_exception_translator([](std::exception_ptr error) {
     try {
@@ -572,7 +635,7 @@ PYBIND11_MODULE(_eot, m) {
     }
   });
 
-  py::class_<PyResult>(m, "Result")
+  py::class_<PyResult>(m, "Result", kResultDoc)
       .def_property_readonly("status", [](const PyResult& r) { return to_string(r.status); })
       .def_property_readonly("converged", &PyResult::converged)
       .def_readonly("message", &PyResult::message)
@@ -606,17 +669,21 @@ PYBIND11_MODULE(_eot, m) {
       .def_readonly("col_marginal", &PyResult::col_marginal)
       .def_property_readonly("history", [](const PyResult& r) { return history(r); })
       .def_property_readonly("version", [](const PyResult&) { return kVersion; })
-      .def("plan", [](const PyResult& r, int threads) { return r.plan(r, threads); },
-           py::arg("threads") = 0)
+      .def(
+          "plan", [](const PyResult& r, int threads) { return r.plan(r, threads); },
+          py::arg("threads") = 0)
       .def("report", &PyResult::full_report)
       .def("__repr__", [](const PyResult& r) { return "<eot.Result: " + r.brief_report() + ">"; });
 
-  py::class_<DivergenceResult>(m, "DivergenceResult")
+  py::class_<DivergenceResult>(m, "DivergenceResult",
+                               "eot.divergence's answer: the divergence, its three entropic "
+                               "values (ot_xy, ot_xx, ot_yy) and its gradients.")
       .def_readonly("divergence", &DivergenceResult::divergence)
       .def_readonly("ot_xy", &DivergenceResult::ot_xy)
       .def_readonly("ot_xx", &DivergenceResult::ot_xx)
       .def_readonly("ot_yy", &DivergenceResult::ot_yy)
-      .def_property_readonly("status", [](const DivergenceResult& r) { return to_string(r.status); })
+      .def_property_readonly("status",
+                             [](const DivergenceResult& r) { return to_string(r.status); })
       .def_readonly("message", &DivergenceResult::message)
       .def_readonly("iterations", &DivergenceResult::iterations)
       .def_readonly("solve_time_seconds", &DivergenceResult::solve_time_seconds)
@@ -625,13 +692,16 @@ PYBIND11_MODULE(_eot, m) {
       .def_readonly("grad_x", &DivergenceResult::grad_x)
       .def_readonly("grad_y", &DivergenceResult::grad_y)
       .def("__repr__", [](const DivergenceResult& r) {
-        return "<eot.DivergenceResult " + std::string(to_string(r.status)) +
-               ", divergence " + std::to_string(r.divergence) + ">";
+        return "<eot.DivergenceResult " + std::string(to_string(r.status)) + ", divergence " +
+               std::to_string(r.divergence) + ">";
       });
 
-  py::class_<BarycenterResult>(m, "BarycenterResult")
+  py::class_<BarycenterResult>(m, "BarycenterResult",
+                               "eot.barycenter's answer: the barycenter and how the iterations "
+                               "ended.")
       .def_readonly("barycenter", &BarycenterResult::barycenter)
-      .def_property_readonly("status", [](const BarycenterResult& r) { return to_string(r.status); })
+      .def_property_readonly("status",
+                             [](const BarycenterResult& r) { return to_string(r.status); })
       .def_readonly("message", &BarycenterResult::message)
       .def_readonly("iterations", &BarycenterResult::iterations)
       .def_readonly("marginal_error", &BarycenterResult::marginal_error)
@@ -641,7 +711,9 @@ PYBIND11_MODULE(_eot, m) {
                std::to_string(r.iterations) + " iterations>";
       });
 
-  py::class_<ExactResult>(m, "ExactResult")
+  py::class_<ExactResult>(m, "ExactResult",
+                          "eot.exact's answer: the optimal cost <P, C>, the plan, dual "
+                          "potentials f, g (f_i + g_j <= C_ij) and their value.")
       .def_readonly("cost", &ExactResult::cost)
       .def_readonly("plan", &ExactResult::plan)
       .def_readonly("f", &ExactResult::f)
@@ -652,22 +724,21 @@ PYBIND11_MODULE(_eot, m) {
       });
 
   auto solve_function = [](bool batch) {
-    return [batch](const py::object& cost, const py::object& x, const py::object& y,
-                   const std::string& metric, const py::object& a, const py::object& b,
-                   double epsilon, double rho_a, double rho_b, const std::string& precision,
-                   std::optional<double> tolerance, int max_iterations, int threads,
-                   int check_every, const std::string& domain, const std::string& newton,
-                   bool epsilon_scaling, std::uint64_t memory_limit,
-                   std::optional<Eigen::VectorXd> initial_f,
-                   std::optional<Eigen::VectorXd> initial_g) -> py::object {
-      const Inputs in{cost, x, y, a, b, metric, epsilon, rho_a, rho_b};
-      const Options opts{tolerance,       max_iterations, threads,   check_every,
-                         domain,          newton,         epsilon_scaling,
-                         memory_limit,    initial_f,      initial_g};
-      std::vector<PyResult> results = solve_any(in, opts, precision, batch);
-      if (!batch) return py::cast(std::move(results[0]));
-      return py::cast(std::move(results));
-    };
+    return
+        [batch](const py::object& cost, const py::object& x, const py::object& y,
+                const std::string& metric, const py::object& a, const py::object& b, double epsilon,
+                double rho_a, double rho_b, const std::string& precision,
+                std::optional<double> tolerance, int max_iterations, int threads, int check_every,
+                const std::string& domain, const std::string& newton, bool epsilon_scaling,
+                std::uint64_t memory_limit, std::optional<Eigen::VectorXd> initial_f,
+                std::optional<Eigen::VectorXd> initial_g) -> py::object {
+          const Inputs in{cost, x, y, a, b, metric, epsilon, rho_a, rho_b};
+          const Options opts{tolerance, max_iterations,  threads,      check_every, domain,
+                             newton,    epsilon_scaling, memory_limit, initial_f,   initial_g};
+          std::vector<PyResult> results = solve_any(in, opts, precision, batch);
+          if (!batch) return py::cast(std::move(results[0]));
+          return py::cast(std::move(results));
+        };
   };
   const auto problem_arguments = std::make_tuple(
       py::arg("cost") = py::none(), py::kw_only(), py::arg("x") = py::none(),
@@ -678,8 +749,8 @@ PYBIND11_MODULE(_eot, m) {
       [&](auto... problem) {
         std::apply(
             [&](auto... solver) {
-              m.def("solve", solve_function(false), problem..., solver...);
-              m.def("solve_batched", solve_function(true), problem..., solver...);
+              m.def("solve", solve_function(false), kSolveDoc, problem..., solver...);
+              m.def("solve_batched", solve_function(true), kSolveBatchedDoc, problem..., solver...);
             },
             solver_arguments());
       },
@@ -696,13 +767,12 @@ PYBIND11_MODULE(_eot, m) {
                std::uint64_t memory_limit, std::optional<Eigen::VectorXd> initial_f,
                std::optional<Eigen::VectorXd> initial_g) {
               const Inputs in{py::none(), x, y, a, b, metric, epsilon, rho, rho};
-              const Options opts{tolerance,    max_iterations, threads,   check_every,
-                                 domain,       newton,         epsilon_scaling,
-                                 memory_limit, initial_f,      initial_g};
+              const Options opts{tolerance, max_iterations,  threads,      check_every, domain,
+                                 newton,    epsilon_scaling, memory_limit, initial_f,   initial_g};
               return is_float(precision) ? divergence<float>(in, rho, opts)
                                          : divergence<double>(in, rho, opts);
             },
-            py::arg("x"), py::arg("y"), py::kw_only(), py::arg("a") = py::none(),
+            kDivergenceDoc, py::arg("x"), py::arg("y"), py::kw_only(), py::arg("a") = py::none(),
             py::arg("b") = py::none(), py::arg("epsilon"), py::arg("metric") = "sqeuclidean",
             py::arg("rho") = kInf, py::arg("precision") = "double", solver...);
         m.def(
@@ -713,16 +783,15 @@ PYBIND11_MODULE(_eot, m) {
                const std::string& domain, const std::string& newton, bool epsilon_scaling,
                std::uint64_t memory_limit, std::optional<Eigen::VectorXd> initial_f,
                std::optional<Eigen::VectorXd> initial_g) {
-              const Options opts{tolerance,    max_iterations, threads,   check_every,
-                                 domain,       newton,         epsilon_scaling,
-                                 memory_limit, initial_f,      initial_g};
+              const Options opts{tolerance, max_iterations,  threads,      check_every, domain,
+                                 newton,    epsilon_scaling, memory_limit, initial_f,   initial_g};
               return is_float(precision)
                          ? barycenter<float>(measures, cost, weights, epsilon, debiased, opts)
                          : barycenter<double>(measures, cost, weights, epsilon, debiased, opts);
             },
-            py::arg("measures"), py::arg("cost"), py::kw_only(), py::arg("weights") = py::none(),
-            py::arg("epsilon"), py::arg("debiased") = false, py::arg("precision") = "double",
-            solver...);
+            kBarycenterDoc, py::arg("measures"), py::arg("cost"), py::kw_only(),
+            py::arg("weights") = py::none(), py::arg("epsilon"), py::arg("debiased") = false,
+            py::arg("precision") = "double", solver...);
       },
       solver_arguments());
 
@@ -733,7 +802,7 @@ PYBIND11_MODULE(_eot, m) {
          std::uint64_t memory_limit) {
         return exact(Inputs{cost, x, y, a, b, metric, 1.0, kInf, kInf}, memory_limit);
       },
-      py::arg("cost") = py::none(), py::kw_only(), py::arg("x") = py::none(),
+      kExactDoc, py::arg("cost") = py::none(), py::kw_only(), py::arg("x") = py::none(),
       py::arg("y") = py::none(), py::arg("metric") = "sqeuclidean", py::arg("a") = py::none(),
       py::arg("b") = py::none(), py::arg("memory_limit") = 0);
 
@@ -752,9 +821,10 @@ PYBIND11_MODULE(_eot, m) {
                          : attention_forward<double>(q, k, v, epsilon, causal, bias, two_sided,
                                                      iterations, regularizer, threads);
       },
-      py::arg("q"), py::arg("k"), py::arg("v"), py::kw_only(), py::arg("epsilon") = py::none(),
-      py::arg("causal") = false, py::arg("bias") = py::none(), py::arg("two_sided") = false,
-      py::arg("iterations") = 0, py::arg("regularizer") = "softmax", py::arg("threads") = 0);
+      kAttentionDoc, py::arg("q"), py::arg("k"), py::arg("v"), py::kw_only(),
+      py::arg("epsilon") = py::none(), py::arg("causal") = false, py::arg("bias") = py::none(),
+      py::arg("two_sided") = false, py::arg("iterations") = 0, py::arg("regularizer") = "softmax",
+      py::arg("threads") = 0);
   m.def(
       "attention_backward",
       [single](const py::object& q, const py::object& k, const py::object& v,
@@ -765,9 +835,11 @@ PYBIND11_MODULE(_eot, m) {
                          : attention_backward<double>(q, k, v, grad_output, epsilon, causal, bias,
                                                       regularizer, threads);
       },
-      py::arg("q"), py::arg("k"), py::arg("v"), py::arg("grad_output"), py::kw_only(),
-      py::arg("epsilon") = py::none(), py::arg("causal") = false, py::arg("bias") = py::none(),
-      py::arg("regularizer") = "softmax", py::arg("threads") = 0);
+      kAttentionBackwardDoc, py::arg("q"), py::arg("k"), py::arg("v"), py::arg("grad_output"),
+      py::kw_only(), py::arg("epsilon") = py::none(), py::arg("causal") = false,
+      py::arg("bias") = py::none(), py::arg("regularizer") = "softmax", py::arg("threads") = 0);
 
-  m.def("instruction_set", &instruction_set);
+  m.def("instruction_set", &instruction_set,
+        "The instruction set eot's kernels run with: 'avx512', 'avx2' or 'baseline' (the best "
+        "this CPU has, unless the environment variable EOT_ISA names a lower one).");
 }

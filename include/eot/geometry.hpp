@@ -125,8 +125,8 @@ class CostMatrix final : public Geometry<T> {
  private:
   void check();  // the constructors' checks, and the bounds
 
-  Matrix<T> storage_;                    // the entries when owned, else empty
-  std::shared_ptr<const void> owner_;    // keeps borrowed entries alive
+  Matrix<T> storage_;                  // the entries when owned, else empty
+  std::shared_ptr<const void> owner_;  // keeps borrowed entries alive
   const T* data_ = nullptr;
   Index rows_ = 0, cols_ = 0;
   bool has_forbidden_ = false;

@@ -177,11 +177,11 @@ struct Result {
   double transport_cost = 0;   // <P, C>
   double primal = 0;           // docs/conventions.md, "Reported values"
   double dual = 0;
-  double gap = 0;      // primal - dual; >= 0, and -> 0 at convergence
-  double entropy = 0;  // -sum P log P
-  double mass = 0;     // sum P
+  double gap = 0;                 // primal - dual; >= 0, and -> 0 at convergence
+  double entropy = 0;             // -sum P log P
+  double mass = 0;                // sum P
   double solve_time_seconds = 0;  // the whole solve() call, validation included
-  std::vector<Check> history;  // every convergence check
+  std::vector<Check> history;     // every convergence check
   // Interrupted results carry f and g (and the problem fields) only: the marginals are empty
   // and the values 0, since evaluating them would take more passes over the costs.
 

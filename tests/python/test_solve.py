@@ -160,7 +160,8 @@ import sys, numpy as np, eot
 x = np.random.default_rng(0).random((3000, 2))
 print("solving", flush=True)
 try:
-    eot.solve(x=x, y=x, epsilon=1e-4, max_iterations=10**7, tolerance=1e-300, newton="off")
+    eot.solve(x=x, y=x, epsilon=1e-4, max_iterations=10**7, tolerance=1e-300, newton="off",
+              threads=1)
 except KeyboardInterrupt:
     print("KeyboardInterrupt", flush=True)
     sys.exit(7)
