@@ -177,7 +177,7 @@ struct Result {
   double transport_cost = 0;   // <P, C>
   double primal = 0;           // docs/conventions.md, "Reported values"
   double dual = 0;
-  double gap = 0;                 // primal - dual; >= 0, and -> 0 at convergence
+  double gap = 0;                 // primal - dual: -> 0 at convergence (either sign before)
   double entropy = 0;             // -sum P log P
   double mass = 0;                // sum P
   double solve_time_seconds = 0;  // the whole solve() call, validation included
