@@ -79,17 +79,19 @@ void add_barycenter_command(CLI::App& app, Runner& run) {
                          "Entropic barycenter of histograms on one support (iterative Bregman "
                          "projections, POT's convention)");
   command->footer(kExitCodes);
+  command->option_defaults()->group(kProblemGroup);
+  command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
   command->add_option("--measures", args->measures, "the histograms, k x n (one a row)")
       ->required();
   command->add_option("--cost", args->cost, "costs between the support's points, n x n")
       ->required();
   command->add_option("--lambdas", args->lambdas, "the histograms' weights, k (default uniform)");
-  command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
-  add_iteration_options(*command, args->options, args->precision);
-  command->add_option("--out", args->out, "write the barycenter (n values)")->required();
   command->add_flag("--debiased", args->debiased,
                     "the debiased barycenter (Janati et al. 2020; POT's barycenter_debiased): "
                     "no entropic blur");
+  add_iteration_options(*command, args->options, args->precision);
+  command->option_defaults()->group(kOutputGroup);
+  command->add_option("--out", args->out, "write the barycenter (n values)")->required();
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->callback([args, &run] {
     run = [args] {

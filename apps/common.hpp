@@ -12,6 +12,12 @@
 
 namespace eot::cli {
 
+// The groups of a command's --help, in this order: what the problem is, how to solve it, what
+// to write.
+inline constexpr const char* kProblemGroup = "Problem";
+inline constexpr const char* kSolverGroup = "Solver";
+inline constexpr const char* kOutputGroup = "Output";
+
 // The exit codes (a contract: scripts depend on them).
 enum Exit { kConverged = 0, kInternal = 1, kBadInput = 2, kNotConverged = 3, kOutputFailed = 4 };
 inline constexpr const char* kExitCodes =

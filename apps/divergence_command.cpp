@@ -122,6 +122,8 @@ void add_divergence_command(CLI::App& app, Runner& run) {
   CLI::App* command = app.add_subcommand(
       "divergence", "Debiased Sinkhorn divergence between two measures, and its gradients");
   command->footer(kExitCodes);
+  command->option_defaults()->group(kProblemGroup);
+  command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
   CLI::Option* x = command->add_option("--x", args->x, "points of the first measure (n x d)");
   CLI::Option* y = command->add_option("--y", args->y, "points of the second measure (m x d)");
   command
@@ -139,9 +141,9 @@ void add_divergence_command(CLI::App& app, Runner& run) {
   yy->needs(xy);
   command->add_option("--a", args->a, "weights of the first measure (default uniform, mass 1)");
   command->add_option("--b", args->b, "weights of the second measure (default uniform, mass 1)");
-  command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
   command->add_option("--rho", args->rho, "marginal penalty of both sides: inf = balanced");
   add_iteration_options(*command, args->options, args->precision);
+  command->option_defaults()->group(kOutputGroup);
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->add_option("--grad-x", args->grad_x, "write dS/dx (n x d)");
   command->add_option("--grad-y", args->grad_y, "write dS/dy (m x d)");

@@ -2,14 +2,83 @@
 // the run ended to an exit code. No algorithm lives in apps/.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "bench_attention.hpp"
 #include "common.hpp"
 #include "interrupt.hpp"
+
+namespace {
+
+// The number of single-letter insertions, deletions and substitutions from a to b.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The candidate a typo of `word` most likely meant: the nearest within a third of its letters
+// (at least 2), or a candidate that starts with it; "" if none is that close.
+std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const std::string& candidate : candidates) {
+    const std::size_t distance =
+        candidate.rfind(word, 0) == 0 && word.size() >= 3 ? 1 : edit_distance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+// What a parse error says, with the command or option the user most likely meant.
+std::string explain(const CLI::App& app, const CLI::ParseError& error, int argc, char** argv) {
+  const auto chosen = app.get_subcommands();
+  const CLI::App* command = chosen.empty() ? nullptr : chosen[0];
+  const std::string help =
+      " (see eot " + (command ? command->get_name() + " " : std::string()) + "--help)";
+  if (!command && argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+      names.push_back(sub->get_name());
+    const std::string guess = closest(argv[1], names);
+    return std::string("unknown command '") + argv[1] + "'" +
+           (guess.empty() ? "" : "; did you mean '" + guess + "'?") + " (see eot --help)";
+  }
+  if (command && dynamic_cast<const CLI::ExtrasError*>(&error)) {
+    for (const std::string& extra : command->remaining()) {
+      if (extra.rfind("--", 0) != 0) continue;
+      const std::string name = extra.substr(0, extra.find('='));
+      std::vector<std::string> names;
+      for (const CLI::Option* option : command->get_options()) {
+        for (const std::string& long_name : option->get_lnames()) names.push_back("--" + long_name);
+      }
+      const std::string guess = closest(name, names);
+      return "unknown option " + name + (guess.empty() ? "" : "; did you mean " + guess + "?") +
+             help;
+    }
+  }
+  return error.what() + help;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace eot::cli;
@@ -36,9 +105,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const std::string command =
-        app.get_subcommands().empty() ? "" : app.get_subcommands()[0]->get_name() + " ";
-    std::cerr << "eot: " << e.what() << " (see eot " << command << "--help)\n";
+    std::cerr << "eot: " << explain(app, e, argc, argv) << "\n";
     return kBadInput;
   }
   install_interrupt_handlers();

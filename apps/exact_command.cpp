@@ -73,6 +73,7 @@ void add_exact_command(CLI::App& app, Runner& run) {
       "exact", "Exact optimal transport (epsilon = 0, network simplex), balanced problems");
   command->footer(kExitCodes);
   add_input_options(*command, args->input);
+  command->option_defaults()->group(kOutputGroup);
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->add_option("--plan", args->plan, "write the plan (n x m, at most n + m - 1 nonzeros)");
   command->add_option("--potentials", args->potentials,

@@ -107,6 +107,7 @@ Matrix<double> read_weights(const std::string& path, Index count, Index size, bo
 }  // namespace
 
 void add_iteration_options(CLI::App& app, SolverOptions& options, std::string& precision) {
+  app.option_defaults()->group(kSolverGroup);
   app.add_option("--tolerance", options.tolerance,
                  "marginal error relative to the mass (default 1e-9 double, 1e-5 float)");
   app.add_option("--max-iterations", options.max_iterations, "iteration budget (of each solve)")
@@ -120,6 +121,7 @@ void add_iteration_options(CLI::App& app, SolverOptions& options, std::string& p
 }
 
 void add_input_options(CLI::App& app, ProblemInput& input) {
+  app.option_defaults()->group(kProblemGroup);
   CLI::Option* cost =
       app.add_option("--cost", input.cost, "cost matrix (n x m; inf = forbidden pair)");
   CLI::Option* x = app.add_option("--x", input.x, "points of the rows (n x d)");
@@ -136,11 +138,13 @@ void add_input_options(CLI::App& app, ProblemInput& input) {
   app.add_option("--memory-limit", input.memory_limit,
                  "most memory for the dense arrays (costs, kernel, plan), e.g. 400M or 2G "
                  "(default: what is available; the kernel domain then stores K only if it is "
-                 "no larger than the costs or 256 MB)");
+                 "no larger than the costs or 256 MB)")
+      ->group(kSolverGroup);
 }
 
 void add_problem_options(CLI::App& app, ProblemInput& input) {
   add_input_options(app, input);
+  app.option_defaults()->group(kProblemGroup);
   app.add_option("--rho-a", input.rho_a, "row marginal penalty: inf = hard (default), 0 = free");
   app.add_option("--rho-b", input.rho_b,
                  "column marginal penalty: inf = hard (default), 0 = free (one-sided)");
@@ -158,8 +162,9 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
   app.add_option("--stage-iterations", input.options.epsilon_scaling.iterations_per_stage,
                  "iterations per scaling stage")
       ->capture_default_str();
-  app.add_flag("!--no-acceleration", input.options.acceleration.enabled,
-               "plain Sinkhorn: no over-relaxation");
+  app.add_flag_callback(
+      "--no-acceleration", [&input] { input.options.acceleration.enabled = false; },
+      "plain Sinkhorn: no over-relaxation");
   app.add_option("--omega", input.options.acceleration.omega,
                  "fixed over-relaxation in [1, 2) (default: from the measured rate)");
   std::map<std::string, Domain> domains;  // the library's names
@@ -169,7 +174,7 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
                  "where the target-epsilon passes run: auto, log (n m exps each), kernel "
                  "(a stored kernel with absorption: a matrix-vector product each)")
       ->transform(CLI::CheckedTransformer(domains))
-      ->default_str("auto");
+      ->option_text("auto|log|kernel (default auto)");
   std::map<std::string, NewtonMode> newton_modes;  // the library's names
   for (NewtonMode mode : {NewtonMode::Auto, NewtonMode::On, NewtonMode::Off})
     newton_modes[to_string(mode)] = mode;
@@ -179,7 +184,7 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
                  "error stalls), on (from "
                  "the first check), off")
       ->transform(CLI::CheckedTransformer(newton_modes))
-      ->default_str("auto");
+      ->option_text("auto|on|off (default auto)");
 }
 
 void require_geometry(ProblemInput& input) {

@@ -187,8 +187,11 @@ void add_solve_command(CLI::App& app, Runner& run) {
       "Solve an entropic OT problem from files, or a batch of them (a 3-D .npy cost or point "
       "cloud: B x n x m, B x n x d; --a, --b 1-D shared or B rows)");
   command->footer(kExitCodes);
+  command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")
+      ->required()
+      ->group(kProblemGroup);
   add_problem_options(*command, args->input);
-  command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
+  command->option_defaults()->group(kOutputGroup);
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->add_flag("--quiet", args->quiet, "no progress on stderr");
   command->add_option("--plan", args->plan, "write the plan (n x m; a batch's B x n x m, .npy)");

@@ -322,17 +322,20 @@ void add_sweep_command(CLI::App& app, Runner& run) {
       "sweep", "Solve one problem along a grid of epsilons (warm-started), with the exact cost");
   command->footer(std::string("Exit code 0 when every epsilon converged, 3 otherwise. ") +
                   kExitCodes);
+  command->option_defaults()->group(kProblemGroup);
+  CLI::Option* range = command->add_option("--epsilon-range", args->range,
+                                           "MIN:MAX:COUNT, log-spaced, both ends included");
+  CLI::Option* list = command->add_option("--epsilons", args->list, "E1,E2,...");
+  range->excludes(list);
   add_problem_options(*command, args->input);
+  command->option_defaults()->group(kProblemGroup);
   CLI::Option* q = command->add_option("--q", args->q, "attention sweep: queries, n x d");
   CLI::Option* k = command->add_option("--k", args->k, "attention sweep: keys, m x d");
   command->add_option("--v", args->v, "attention sweep: values, m x dv (adds output_change)")
       ->needs(q);
   q->needs(k);
   k->needs(q);
-  CLI::Option* range = command->add_option("--epsilon-range", args->range,
-                                           "MIN:MAX:COUNT, log-spaced, both ends included");
-  CLI::Option* list = command->add_option("--epsilons", args->list, "E1,E2,...");
-  range->excludes(list);
+  command->option_defaults()->group(kOutputGroup);
   command->add_option("--table", args->table, "write the table as CSV, one row per epsilon");
   command->add_option("--plot", args->plot,
                       "draw the table into FILE.png or FILE.svg (matplotlib)");

@@ -99,6 +99,48 @@ TEST_CASE("cli: version and help document the exit codes") {
   CHECK(contains(help.out, "--rho-b"));
 }
 
+TEST_CASE("cli: help is grouped, epsilon first, without internal notation") {
+  Sandbox box;
+  for (const std::string command :
+       {"solve", "sweep", "exact", "divergence", "barycenter", "attention"}) {
+    const Run help = box.run(command + " --help");
+    CHECK(help.exit == 0);
+    CHECK_MESSAGE(!contains(help.out, "{false}"), command);
+    CHECK_MESSAGE(!contains(help.out, "ENUM"), command);
+    CHECK_MESSAGE(!contains(help.out, "->"), command);
+  }
+  const Run solve = box.run("solve --help");
+  const auto at = [&](const std::string& text) { return solve.out.find(text); };
+  CHECK(at("Problem:") < at("--epsilon,--reg"));
+  CHECK(at("--epsilon,--reg") < at("--cost"));
+  CHECK(at("--rho-b") < at("Solver:"));
+  CHECK(at("Solver:") < at("--tolerance"));
+  CHECK(at("--newton auto|on|off (default auto)") < at("Output:"));
+  CHECK(at("Output:") < at("--plan"));
+  CHECK(at("--plan") != std::string::npos);
+}
+
+TEST_CASE("cli: a mistyped command or option is refused with the name it most likely meant") {
+  Sandbox box;
+  const Run command = box.run("solv --epsilon 1");
+  CHECK(command.exit == 2);
+  CHECK(contains(command.err, "eot: unknown command 'solv'; did you mean 'solve'?"));
+  const Run unknown = box.run("frobnicate");
+  CHECK(unknown.exit == 2);
+  CHECK(contains(unknown.err, "eot: unknown command 'frobnicate' (see eot --help)"));
+  const Run option = box.run("solve --cots c.csv --epsilon 1");
+  CHECK(option.exit == 2);
+  CHECK(contains(option.err,
+                 "eot: unknown option --cots; did you mean --cost? (see eot solve --help)"));
+  const Run with_value =
+      box.run("barycenter --epsilon 1 --measures m.csv --cost c.csv --out b.csv --lamdas=l.csv");
+  CHECK(with_value.exit == 2);
+  CHECK(contains(with_value.err, "unknown option --lamdas; did you mean --lambdas?"));
+  const Run far = box.run("solve --epsilon 1 --zzz");
+  CHECK(far.exit == 2);
+  CHECK(contains(far.err, "eot: unknown option --zzz (see eot solve --help)"));
+}
+
 TEST_CASE("cli: --json is one object that agrees with the library") {
   Sandbox box;
   const Run r = box.run(kSmallArgs + " --json");
