@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
   using namespace eot::cli;
   CLI::App app{"eot: entropic optimal transport (Sinkhorn, log and kernel domains)"};
   app.footer(std::string("Files: .csv or .txt (numbers separated by commas or spaces, one row per "
-                         "line, # comments) or .npy.\n") +
+                         "line, # comments, a first line of names skipped) or .npy (float64, "
+                         "float32 or integers).\n") +
              kExitCodes);
   app.set_version_flag("--version", std::string("eot ") + eot::kVersion +
                                         " (kernels: " + eot::instruction_set() + ")");

@@ -131,12 +131,23 @@ template <typename Visit>
 std::pair<std::size_t, std::size_t> scan_text(const std::string& path, std::istream& in,
                                               Visit&& visit) {
   std::size_t cols = 0, rows = 0, first_row_line = 0, line_number = 0;
+  bool header = false;
+  auto is_number = [](const std::string& field) {
+    char* end = nullptr;
+    std::strtod(field.c_str(), &end);
+    return !field.empty() && end == field.c_str() + field.size();
+  };
   for (std::string line; next_line(in, line);) {
     ++line_number;
     if (line_number == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // BOM
     const std::size_t start = line.find_first_not_of(" \t\r");
     if (start == std::string::npos || line[start] == '#') continue;
     const std::vector<std::string> fields = split_fields(path, line, line_number);
+    // A first line of names only ("x,y", "cost"): a header, skipped.
+    if (rows == 0 && !header && std::none_of(fields.begin(), fields.end(), is_number)) {
+      header = true;
+      continue;
+    }
     if (rows == 0) {
       cols = fields.size();
       first_row_line = line_number;
@@ -149,7 +160,10 @@ std::pair<std::size_t, std::size_t> scan_text(const std::string& path, std::istr
     ++rows;
   }
   if (in.bad()) fail(path, "read error");
-  if (rows == 0) fail(path, "no numbers (the file is empty or only has comments)");
+  if (rows == 0) {
+    fail(path, header ? "no numbers (the file only has a header line)"
+                      : "no numbers (the file is empty or only has comments)");
+  }
   return {rows, cols};
 }
 
@@ -259,6 +273,7 @@ std::vector<Index> npy_shape(const std::string& path, const std::string& text) {
 // Where a .npy file's values are and what they are.
 struct NpyLayout {
   std::size_t data_offset = 0, item = 0, count = 0;
+  char kind = 'f';  // numpy's: 'f' float, 'i' signed integer, 'u' unsigned integer
   bool fortran = false;
   std::vector<Index> shape;
 };
@@ -288,13 +303,22 @@ NpyLayout npy_layout(const std::string& path, std::string_view head, std::size_t
   const std::string descr = npy_field(path, header, "descr");
   const bool fortran = npy_field(path, header, "fortran_order") == "True";
   const std::vector<Index> shape = npy_shape(path, npy_field(path, header, "shape"));
+  // Little-endian floats, and integers of any width (read as double, exactly up to 2^53).
   std::size_t item = 0;
-  if (descr == "'<f8'") item = 8;
-  if (descr == "'<f4'") item = 4;
+  char kind = 0;
+  if (descr.size() == 5 && descr.front() == '\'' && descr.back() == '\'' &&
+      (descr[1] == '<' || (descr[1] == '|' && descr[3] == '1'))) {
+    kind = descr[2];
+    item = std::size_t(descr[3] - '0');
+    const bool known =
+        (kind == 'f' && (item == 4 || item == 8)) ||
+        ((kind == 'i' || kind == 'u') && (item == 1 || item == 2 || item == 4 || item == 8));
+    if (!known) item = 0;
+  }
   if (item == 0) {
     fail(path, "dtype " + descr +
-                   " is not supported: expected little-endian float64 ('<f8') or "
-                   "float32 ('<f4')");
+                   " is not supported: expected little-endian float64 ('<f8'), float32 ('<f4') "
+                   "or integers ('<i8', '<u4', ...)");
   }
   if (shape.empty() || shape.size() > 3) {
     fail(path, "the array has " + std::to_string(shape.size()) + " dimensions; expected 1, 2 or 3");
@@ -318,7 +342,7 @@ NpyLayout npy_layout(const std::string& path, std::string_view head, std::size_t
     fail(path, "the .npy data has " + std::to_string(available) + " bytes; the shape " +
                    npy_field(path, header, "shape") + " needs " + std::to_string(count * item));
   }
-  return {prefix + header_length, item, count, fortran, shape};
+  return {prefix + header_length, item, count, kind, fortran, shape};
 }
 
 // The array from its values as the file holds them (`data`, count * item bytes).
@@ -326,6 +350,7 @@ Array npy_array(const NpyLayout& layout, const char* data) {
   const std::vector<Index>& shape = layout.shape;
   const std::size_t count = layout.count, item = layout.item;
   const bool fortran = layout.fortran;
+  const char kind = layout.kind;
   Array array;
   array.shape = shape;
   const Index cols = shape.size() == 1 ? 1 : shape.back();
@@ -343,19 +368,30 @@ Array npy_array(const NpyLayout& layout, const char* data) {
     }
     return at;
   };
-  if (item == 8 && !fortran) {
+  if (kind == 'f' && item == 8 && !fortran) {
     if (data != nullptr) std::memcpy(values, data, 8 * count);  // null: the caller fills it
     return array;
   }
-  for (std::size_t k = 0; k < count; ++k) {
-    if (item == 8) {
-      std::memcpy(&values[to_c(k)], data + 8 * k, 8);
-    } else {
-      float value;
-      std::memcpy(&value, data + 4 * k, 4);
-      values[to_c(k)] = value;
+  // Entry k as a double; x86-64 and the other little-endian targets only (as the format is).
+  auto entry = [&](std::size_t k) -> double {
+    const char* at = data + item * k;
+    auto as = [at](auto value) {
+      std::memcpy(&value, at, sizeof value);
+      return double(value);
+    };
+    if (kind == 'f') return item == 8 ? as(double()) : as(float());
+    if (kind == 'i') {
+      return item == 8   ? as(std::int64_t())
+             : item == 4 ? as(std::int32_t())
+             : item == 2 ? as(std::int16_t())
+                         : as(std::int8_t());
     }
-  }
+    return item == 8   ? as(std::uint64_t())
+           : item == 4 ? as(std::uint32_t())
+           : item == 2 ? as(std::uint16_t())
+                       : as(std::uint8_t());
+  };
+  for (std::size_t k = 0; k < count; ++k) values[to_c(k)] = entry(k);
   return array;
 }
 
@@ -593,7 +629,7 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
       if (std::size_t(in.gcount()) != data_bytes - in_head)
         fail(path, "the file shrank while read");
     };
-    if (layout.item == 8 && !layout.fortran) {
+    if (layout.kind == 'f' && layout.item == 8 && !layout.fortran) {
       Array array = npy_array(layout, nullptr);
       read_rest(reinterpret_cast<char*>(array.values.data()));
       return array;

@@ -70,6 +70,17 @@ TEST_CASE("writing round-trips every double exactly, atomically") {
   CHECK(!std::filesystem::exists(bad));
 }
 
+TEST_CASE("a text file's header line of names is skipped") {
+  TempDir tmp;
+  MatrixD expected(2, 2);
+  expected << 1, 2, 3, 4;
+  CHECK(eot::io::read_matrix(tmp.write("h.csv", "# points\nx, y\n1,2\n3,4\n")) == expected);
+  CHECK(eot::io::read_matrix(tmp.write("s.txt", "\xEF\xBB\xBFfirst second\n1 2\n3 4\n")) ==
+        expected);
+  CHECK(eot::io::read_vector(tmp.write("v.csv", "weight\n0.5\n0.5\n")) ==
+        Eigen::Vector2d(0.5, 0.5));
+}
+
 TEST_CASE("malformed text files are refused with the place named") {
   TempDir tmp;
   const std::string dir = tmp.path.string() + "/";
@@ -88,6 +99,12 @@ TEST_CASE("malformed text files are refused with the place named") {
         dir + "f.csv: line 1, column 3: empty field after a trailing comma");
   CHECK(read_error(tmp.write("g.csv", "1e999\n")) ==
         dir + "g.csv: line 1, column 1: '1e999' overflows a double");
+  CHECK(read_error(tmp.write("header.csv", "x,y\n")) ==
+        dir + "header.csv: no numbers (the file only has a header line)");
+  CHECK(read_error(tmp.write("two.csv", "x,y\nu,v\n1,2\n")) ==
+        dir + "two.csv: line 2, column 1: expected a number, got 'u'");
+  CHECK(read_error(tmp.write("half.csv", "x,2\n")) ==
+        dir + "half.csv: line 1, column 1: expected a number, got 'x'");
   CHECK(contains(read_error(dir + "none.csv"), "none.csv: cannot open"));
   CHECK(contains(
       message_of<eot::IoError>([&] { eot::io::read_vector(tmp.write("h.csv", "1 2\n3 4\n")); }),
@@ -159,6 +176,19 @@ TEST_CASE(".npy output is byte-identical to NumPy's and round-trips") {
   CHECK(eot::io::read_matrix(file) == big);
 }
 
+TEST_CASE(".npy integers of every width and both orders are read as doubles, exactly") {
+  MatrixD ints(2, 3);
+  ints << -3, 7, 2147483647, 0, -2147483648.0, 5;
+  CHECK(eot::io::read_matrix(data_path("npy/int32_fortran.npy")) == ints);
+  MatrixD counting(2, 3);
+  counting << 0, 1, 2, 3, 4, 5;
+  CHECK(eot::io::read_matrix(data_path("npy/int64.npy")) == counting);
+  CHECK(eot::io::read_vector(data_path("npy/int8.npy")) == Eigen::Vector3d(-128, 0, 127));
+  CHECK(eot::io::read_vector(data_path("npy/uint16.npy")) == Eigen::Vector3d(0, 65535, 3));
+  CHECK(eot::io::read_vector(data_path("npy/uint64.npy")) ==
+        Eigen::Vector3d(0, 9007199254740992.0, 1));
+}
+
 TEST_CASE("malformed .npy files are refused by rule") {
   auto error = [](const std::string& file) {
     return message_of<eot::IoError>([&] { eot::io::read_matrix(file); });
@@ -166,7 +196,8 @@ TEST_CASE("malformed .npy files are refused by rule") {
   for (const auto& c : std::vector<std::pair<std::string, std::string>>{
            {"big_endian.npy", "dtype '>f8' is not supported"},
            {"complex.npy", "dtype '<c16' is not supported"},
-           {"int64.npy", "dtype '<i8' is not supported"},
+           {"bool.npy", "dtype '|b1' is not supported"},
+           {"big_endian_int32.npy", "dtype '>i4' is not supported"},
            {"object.npy", "dtype '|O' is not supported"},
            {"scalar.npy", "the array has 0 dimensions; expected 1, 2 or 3"},
            {"four_d.npy", "the array has 4 dimensions; expected 1, 2 or 3"},

@@ -20,6 +20,13 @@ save("vector_float64.npy", np.array([0.25, 0.5, 0.125, 0.125]))    # 1-D
 save("big_endian.npy", m.astype(">f8"))
 save("complex.npy", m.astype(np.complex128))
 save("int64.npy", np.arange(6).reshape(2, 3))
+ints = np.array([[-3, 7, 2**31 - 1], [0, -2**31, 5]])                # read as double, exactly
+save("int32_fortran.npy", np.asfortranarray(ints.astype(np.int32)))
+save("int8.npy", np.array([-128, 0, 127], dtype=np.int8))
+save("uint16.npy", np.array([0, 65535, 3], dtype=np.uint16))
+save("uint64.npy", np.array([0, 2**53, 1], dtype=np.uint64))
+save("bool.npy", np.array([True, False]))                           # refused
+save("big_endian_int32.npy", ints.astype(">i4"))                     # refused
 save("object.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
 save("scalar.npy", np.float64(1.0))
 save("three_d.npy", np.zeros((2, 2, 2)))
