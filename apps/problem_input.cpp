@@ -1,7 +1,10 @@
 #include "problem_input.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -280,18 +283,53 @@ template Problems<float> read_problems(const ProblemInput&, double);
 template Problems<double> read_problems(const ProblemInput&, double);
 
 // Progress on stderr (a terminal only): epsilon stage, iteration, marginal error.
-IterationCallback progress_printer(bool enabled, bool& printed) {
-  if (!enabled) return {};
-  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
-  return [last, &printed](const IterationInfo& info) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now - *last > std::chrono::milliseconds(100)) {
-      *last = now;
-      printed = true;
-      std::fprintf(stderr, "\reot: stage %d/%d, epsilon %.3g, iteration %d, marginal error %.3e   ",
-                   info.stage + 1, info.stages, info.epsilon, info.iteration, info.marginal_error);
-      std::fflush(stderr);
+Progress progress_mode(bool quiet, bool json, bool forced) {
+  if (quiet || json) return Progress::Off;
+  if (isatty(STDERR_FILENO)) return Progress::Terminal;
+  return forced ? Progress::Log : Progress::Off;
+}
+
+void announce(Progress mode, const std::string& line, bool& printed) {
+  if (mode == Progress::Off) return;
+  std::fprintf(stderr, "%s%s\n", printed && mode == Progress::Terminal ? "\n" : "", line.c_str());
+  std::fflush(stderr);
+  printed = false;
+}
+
+IterationCallback progress_printer(Progress mode, bool& printed, const std::string& prefix) {
+  if (mode == Progress::Off) return {};
+  struct Last {
+    double seconds = -1, error = 0;
+    int iteration = 0;
+  };
+  auto last = std::make_shared<Last>();
+  const double every = mode == Progress::Terminal ? 0.1 : 1.0;
+  return [last, every, mode, prefix, &printed](const IterationInfo& info) {
+    if (info.elapsed_seconds - last->seconds < every && last->seconds >= 0)
+      return CallbackAction::Continue;
+    // The error shrinks by a factor r per iteration: log(target / error) / log(r) remain.
+    std::string left;
+    const bool target = info.stage + 1 == info.stages;
+    if (target && last->seconds >= 0 && info.iteration > last->iteration &&
+        info.marginal_error < last->error && info.marginal_error > info.threshold) {
+      const double per_iteration =
+          std::log(info.marginal_error / last->error) / double(info.iteration - last->iteration);
+      const double iterations = std::log(info.threshold / info.marginal_error) / per_iteration;
+      const double seconds = iterations * (info.elapsed_seconds - last->seconds) /
+                             double(info.iteration - last->iteration);
+      char text[64];
+      std::snprintf(text, sizeof text, ", about %.3g s left", seconds);
+      left = text;
     }
+    *last = {info.elapsed_seconds, info.marginal_error, info.iteration};
+    printed = true;
+    std::fprintf(stderr,
+                 "%s%s: stage %d/%d, epsilon %.3g, iteration %d, marginal error %.3e (target "
+                 "%.1e), %.1f s%s%s",
+                 mode == Progress::Terminal ? "\r" : "", prefix.c_str(), info.stage + 1,
+                 info.stages, info.epsilon, info.iteration, info.marginal_error, info.threshold,
+                 info.elapsed_seconds, left.c_str(), mode == Progress::Terminal ? "   " : "\n");
+    std::fflush(stderr);
     return CallbackAction::Continue;
   };
 }

@@ -49,7 +49,16 @@ Problem<T> read_inputs(const ProblemInput& input, double epsilon, const std::str
 // How a solve ended and its values (docs/conventions.md, "Reported values"), as JSON: what `eot
 // solve --json` reports and each row of `eot sweep --json`.
 nlohmann::ordered_json values_json(const Result& result);
-// Progress on stderr while `enabled`: epsilon stage, iteration, marginal error; sets `printed`.
-IterationCallback progress_printer(bool enabled, bool& printed);
+// Where progress goes on stderr: nowhere (--quiet, --json, or not a terminal), a terminal (one
+// line rewritten in place, 10 times a second), or a log (--progress when stderr is not a
+// terminal: one line per update, one a second).
+enum class Progress { Off, Terminal, Log };
+Progress progress_mode(bool quiet, bool json, bool forced);
+// A line of its own ("eot: kernel domain, K takes 32 MB"), ending a progress line if one is up.
+void announce(Progress mode, const std::string& line, bool& printed);
+// The callback that prints the progress: `prefix`, the stage, epsilon, iteration, the error
+// against its target, the time so far and, from the rate measured between the last two
+// updates, an estimate of the time left. Sets `printed` (a terminal line to end with '\n').
+IterationCallback progress_printer(Progress mode, bool& printed, const std::string& prefix = "eot");
 
 }  // namespace eot::cli

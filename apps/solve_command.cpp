@@ -18,7 +18,7 @@ namespace {
 struct SolveArgs {
   ProblemInput input;
   double epsilon = 0;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, progress = false;
   std::string plan, potentials, marginals;
 };
 
@@ -146,14 +146,15 @@ int solve(const SolveArgs& args) {
                        "epsilon)",
                        options.memory_limit, problem.geometry->bytes());
   }
-  const bool progress = !args.quiet && !args.json && isatty(STDERR_FILENO);
-  // Before the first pass: where the iterations will run and what that takes.
-  if (progress) std::fprintf(stderr, "eot: %s\n", choose_domain(problem, options).reason.c_str());
+  const Progress progress = progress_mode(args.quiet, args.json, args.progress);
   bool printed = false;
+  // Before the first pass: where the iterations will run and what that takes.
+  if (progress != Progress::Off)
+    announce(progress, "eot: " + choose_domain(problem, options).reason, printed);
   options.callback = progress_printer(progress, printed);
   options.interrupt = interrupt_flag();
   const Result result = eot::solve(problem, options);
-  if (printed) std::fputc('\n', stderr);
+  if (printed && progress == Progress::Terminal) std::fputc('\n', stderr);
   throw_if_interrupted();
 
   // Every output lands, or none does.
@@ -194,6 +195,10 @@ void add_solve_command(CLI::App& app, Runner& run) {
   command->option_defaults()->group(kOutputGroup);
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   command->add_flag("--quiet", args->quiet, "no progress on stderr");
+  command
+      ->add_flag("--progress", args->progress,
+                 "progress on stderr even when it is not a terminal (a log: a line a second)")
+      ->excludes("--quiet");
   command->add_option("--plan", args->plan, "write the plan (n x m; a batch's B x n x m, .npy)");
   command->add_option("--potentials", args->potentials,
                       "write f then g (n + m values; a batch's B rows of them)");

@@ -31,7 +31,7 @@ struct SweepArgs {
   ProblemInput input;
   std::string q, k, v;  // the attention sweep
   std::string range, list, table, plot;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, progress = false;
 };
 
 // The table (CSV) and the figure drawn from it with tools/plot_sweep.py (matplotlib, found in
@@ -153,14 +153,14 @@ int sweep(const SweepArgs& args) {
   std::vector<Result> results(grid.size());
   SolverOptions options = args.input.options;
   options.interrupt = interrupt_flag();
-  const bool progress = !args.quiet && !args.json && isatty(STDERR_FILENO);
+  const Progress progress = progress_mode(args.quiet, args.json, args.progress);
+  bool printed = false;
   for (std::size_t k = grid.size(); k-- > 0;) {
     problem.epsilon = grid[k];
-    if (progress) {
-      std::fprintf(stderr, "\reot sweep: epsilon %.3g (%zu of %zu)   ", grid[k], grid.size() - k,
-                   grid.size());
-      std::fflush(stderr);
-    }
+    char prefix[64];
+    std::snprintf(prefix, sizeof prefix, "eot sweep: epsilon %zu of %zu", grid.size() - k,
+                  grid.size());
+    options.callback = progress_printer(progress, printed, prefix);
     results[k] = solve(problem, options);
     throw_if_interrupted();
     if (!results[k].converged() && options.initial_f.size() != 0) {
@@ -179,7 +179,6 @@ int sweep(const SweepArgs& args) {
       options.initial_g = results[k].g;
     }
   }
-  if (progress) std::fputc('\n', stderr);
 
   // The exact cost, for balanced problems small enough to solve exactly beside the rest.
   std::optional<double> exact;
@@ -188,9 +187,14 @@ int sweep(const SweepArgs& args) {
   if (problem.rho_a == kInf && problem.rho_b == kInf &&
       problem.n() * problem.m() <= kMaxExactEntries &&
       (budget == 0 || exact_bytes <= budget - problem.geometry->bytes())) {
+    announce(progress,
+             "eot sweep: the exact cost (network simplex, " + std::to_string(problem.n()) + " x " +
+                 std::to_string(problem.m()) + "; does not report progress)",
+             printed);
     exact = exact_ot(problem, options.memory_limit).cost;
     throw_if_interrupted();
   }
+  if (printed && progress == Progress::Terminal) std::fputc('\n', stderr);
 
   std::string csv =
       "epsilon,status,iterations,transport_cost,primal,dual,gap,entropy,mass,marginal_error,"
@@ -341,6 +345,10 @@ void add_sweep_command(CLI::App& app, Runner& run) {
                       "draw the table into FILE.png or FILE.svg (matplotlib)");
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the table");
   command->add_flag("--quiet", args->quiet, "no progress on stderr");
+  command
+      ->add_flag("--progress", args->progress,
+                 "progress on stderr even when it is not a terminal (a log: a line a second)")
+      ->excludes("--quiet");
   command->callback([args, &run] {
     if (args->q.empty()) require_geometry(args->input);
     if (!args->q.empty() && !(args->input.cost.empty() && args->input.x.empty())) {

@@ -141,6 +141,26 @@ TEST_CASE("cli: a mistyped command or option is refused with the name it most li
   CHECK(contains(far.err, "eot: unknown option --zzz (see eot solve --help)"));
 }
 
+TEST_CASE("cli: --progress writes a log line per update where stderr is not a terminal") {
+  Sandbox box;
+  const std::string solve = "solve --cost " + kSmall + "cost.csv --epsilon 0.01 --check-every 1";
+  const Run quiet = box.run(solve);  // stderr is a file here: no progress by default
+  CHECK(quiet.exit == 0);
+  CHECK(quiet.err.empty());
+  const Run logged = box.run(solve + " --progress");
+  CHECK(logged.exit == 0);
+  CHECK(contains(logged.err, "eot: kernel domain"));
+  CHECK(contains(logged.err, "eot: stage 1/1, epsilon 0.01, iteration 1, marginal error "));
+  CHECK(contains(logged.err, "(target 1.0e-09), "));
+  CHECK(!contains(logged.err, "\r"));
+  CHECK(logged.err.back() == '\n');
+  const Run sweep = box.run("sweep --cost " + kSmall + "cost.csv --epsilons 0.1,0.01 --progress");
+  CHECK(sweep.exit == 0);
+  CHECK(contains(sweep.err, "eot sweep: epsilon 2 of 2: stage 1/1, epsilon 0.01, iteration "));
+  CHECK(contains(sweep.err, "eot sweep: the exact cost (network simplex, 7 x 5"));
+  CHECK(box.run(solve + " --progress --quiet").exit == 2);
+}
+
 TEST_CASE("cli: --json is one object that agrees with the library") {
   Sandbox box;
   const Run r = box.run(kSmallArgs + " --json");
