@@ -132,7 +132,8 @@ struct Inputs {
   double epsilon, rho_a, rho_b;
 };
 
-// The geometries of a problem or a batch of `count` (0: not a batch; the dimensions decide).
+// The geometries of one problem (2-D cost or points) or of a batch (3-D cost, or 3-D points
+// beside 2-D ones shared by every problem).
 template <typename T>
 std::vector<std::shared_ptr<const Geometry<T>>> geometries(const Inputs& in, bool batch) {
   const int ndim = batch ? 3 : 2;

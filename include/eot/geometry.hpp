@@ -111,6 +111,9 @@ class CostMatrix final : public Geometry<T> {
   // Borrows rows x cols costs, row i at data + i * cols, which must stay unchanged while the
   // geometry lives; `owner` is held until then (e.g. what keeps the memory alive). Same checks.
   CostMatrix(const T* data, Index rows, Index cols, std::shared_ptr<const void> owner);
+  // Not copied or moved (it points into its own storage): share it, as a Problem does.
+  CostMatrix(const CostMatrix&) = delete;
+  CostMatrix& operator=(const CostMatrix&) = delete;
 
   Eigen::Map<const Matrix<T>> cost() const { return {data_, rows_, cols_}; }
   Index rows() const override { return rows_; }
