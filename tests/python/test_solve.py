@@ -136,22 +136,39 @@ def test_the_result_keeps_the_costs_it_borrowed_alive(rng):
 
 def test_the_gil_is_released_while_the_library_works(rng):
     x, y = rng.random((1500, 2)), rng.random((1500, 2))
-    done = threading.Event()
+
+    def spin(stop, state):
+        """Counts the loops this thread makes while state["inside"], until `stop` is set."""
+        spins = 0
+        while not stop.is_set():
+            if state["inside"]:
+                spins += 1
+        return spins
+
+    stop, always = threading.Event(), {"inside": True}
+    threading.Timer(0.2, stop.set).start()
+    start = time.perf_counter()
+    rate = spin(stop, always) / (time.perf_counter() - start)
+
+    done, state, window = threading.Event(), {"inside": False}, {}
 
     def work():
-        eot.solve(x=x, y=y, epsilon=1e-3, max_iterations=300, tolerance=1e-300, threads=1,
+        state["inside"] = True
+        window["start"] = time.perf_counter()
+        eot.solve(x=x, y=y, epsilon=1e-3, max_iterations=1000, tolerance=1e-300, threads=1,
                   newton="off")
+        window["end"] = time.perf_counter()
+        state["inside"] = False
         done.set()
 
     thread = threading.Thread(target=work)
     thread.start()
-    time.sleep(0.01)
-    # Were the GIL held, this loop could not run until the solve had ended.
-    spins = 0
-    while not done.is_set():
-        spins += 1
+    spins = spin(done, state)
     thread.join()
-    assert spins > 10000
+    # Held through the solve, the GIL would let this thread loop only at its edges (a switch
+    # interval, 5 ms, each); released, for most of the solve (hundreds of ms).
+    share = spins / (rate * (window["end"] - window["start"]))
+    assert share > 0.1, share
 
 
 def test_ctrl_c_stops_a_long_solve_with_keyboard_interrupt():
