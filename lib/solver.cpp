@@ -316,10 +316,10 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
 
 namespace {
 
-// One log-domain Sinkhorn run. The potentials live in cost units, in double. Each half-step
-// leaves behind the log-sum-exp it computed; while the other potential has not moved, that
-// LSE also gives this side's marginal, so checks and final values reuse it instead of
-// making another pass over the costs.
+// One Sinkhorn run (its log-sum-exps from the log or the kernel domain). The potentials live in
+// cost units, in double. Each half-step leaves behind the log-sum-exp it computed; while the
+// other potential has not moved, that LSE also gives this side's marginal, so checks and final
+// values reuse it instead of making another pass over the costs.
 template <typename T>
 class Sinkhorn {
  public:

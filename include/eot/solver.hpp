@@ -1,4 +1,5 @@
-// Solving: options (how to iterate), the log-domain Sinkhorn solver, and its result.
+// Solving: options (how to iterate), the Sinkhorn solver (log or kernel domain, with a Newton
+// stage), and its result.
 #pragma once
 
 #include <atomic>
@@ -197,8 +198,9 @@ struct Result {
 template <typename T>
 void validate(const Problem<T>& problem, const SolverOptions& options = {});
 
-// Log-domain Sinkhorn with per-side damping (docs/conventions.md). Bad input throws;
-// every other outcome is a Status in the result.
+// Sinkhorn with per-side damping (docs/conventions.md): log or kernel domain (Domain),
+// over-relaxed, with a Newton stage where it is slow (NewtonMode). Bad input throws; every other
+// outcome is a Status in the result.
 template <typename T>
 Result solve(const Problem<T>& problem, const SolverOptions& options = {});
 
