@@ -121,7 +121,7 @@ void require_fits(const std::string& path, double bytes, double budget, std::uin
                  (limit > 0 && double(limit) <= budget
                       ? "the memory limit is " + format_bytes(budget)
                       : format_bytes(budget) + " of memory is available") +
-                 "; for costs between points, pass the points (--x, --y): eot then computes "
+                 "; for costs between points, give the points instead: eot then computes "
                  "the costs on the fly");
 }
 

@@ -244,8 +244,8 @@ TEST_CASE("a file too large for memory is refused before it is read, pointing to
     const std::string message = read_error(file.string());
     CHECK(contains(message, std::string(name) + ": reading it takes about "));
     CHECK(contains(message,
-                   "GB of memory is available; for costs between points, pass the "
-                   "points (--x, --y)"));
+                   "GB of memory is available; for costs between points, give the "
+                   "points instead"));
   }
 }
 
