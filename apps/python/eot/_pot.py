@@ -39,7 +39,13 @@ def _check(method, numItermax, stopThr, methods=_METHODS):
     return int(numItermax)
 
 
-def _warn_unless_converged(result, warn):
+def _solve(M, a, b, reg, precision, stopThr, numItermax, verbose, warn, rho=np.inf):
+    """eot's solve with POT's stopping arguments, report (verbose) and warning: the result and
+    the plan."""
+    result = _eot.solve(M, a=a, b=b, epsilon=reg, rho_a=rho, rho_b=rho, precision=precision,
+                        tolerance=stopThr, max_iterations=numItermax)
+    if verbose:
+        print(result.report())
     if warn and not result.converged:
         warnings.warn(
             f"Sinkhorn did not converge ({result.status}: {result.message}). You might want to "
@@ -47,6 +53,7 @@ def _warn_unless_converged(result, warn):
             "`reg`.",
             stacklevel=3,
         )
+    return result, result.plan()
 
 
 def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, verbose=False,
@@ -60,12 +67,8 @@ def sinkhorn(a, b, M, reg, method="sinkhorn", numItermax=1000, stopThr=1e-9, ver
     niter, u and v (P = diag(u) exp(-M / reg) diag(v)), log_u and log_v.
     """
     a, b, M, precision = _inputs(a, b, M)
-    result = _eot.solve(M, a=a, b=b, epsilon=reg, precision=precision,
-                        tolerance=stopThr, max_iterations=_check(method, numItermax, stopThr))
-    if verbose:
-        print(result.report())
-    _warn_unless_converged(result, warn)
-    plan = result.plan()
+    result, plan = _solve(M, a, b, reg, precision, stopThr,
+                          _check(method, numItermax, stopThr), verbose, warn)
     if not log:
         return plan
     # eot's plan is a_i b_j exp((f_i + g_j - M_ij) / reg).

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from . import _eot
-from ._pot import _UNBALANCED_METHODS, _check, _inputs, _warn_unless_converged
+from ._pot import _UNBALANCED_METHODS, _check, _inputs, _solve
 
 
 def sinkhorn_unbalanced(a, b, M, reg, reg_m, method="sinkhorn", numItermax=1000, stopThr=1e-6,
@@ -26,14 +25,9 @@ def sinkhorn_unbalanced(a, b, M, reg, reg_m, method="sinkhorn", numItermax=1000,
         shift = reg * (np.log(a.astype(np.float64))[:, None] + np.log(b.astype(np.float64))[None, :])
     # A zero weight empties its row or column whatever its cost: keep M there.
     cost = np.where(np.isfinite(shift), M + shift, M).astype(dtype)
-    result = _eot.solve(cost, a=a, b=b, epsilon=reg, rho_a=reg_m, rho_b=reg_m,
-                        precision=precision, tolerance=stopThr,
-                        max_iterations=_check(method, numItermax, stopThr,
-                                                      _UNBALANCED_METHODS))
-    if verbose:
-        print(result.report())
-    _warn_unless_converged(result, True)
-    plan = result.plan()
+    result, plan = _solve(cost, a, b, reg, precision, stopThr,
+                          _check(method, numItermax, stopThr, _UNBALANCED_METHODS), verbose,
+                          True, rho=reg_m)
     if not log:
         return plan
     # eot's plan is a_i b_j exp((f_i + g_j - cost_ij) / reg) = exp((f_i + g_j - M_ij) / reg).
