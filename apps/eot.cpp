@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   CLI::App app{"eot: entropic optimal transport (Sinkhorn, log and kernel domains)"};
   app.footer(std::string("Files: .csv or .txt (numbers separated by commas or spaces, one row per "
                          "line, # comments, a first line of names skipped) or .npy (float64, "
-                         "float32 or integers).\n") +
+                         "float32 or integers); - reads one input from the standard input.\n") +
              kExitCodes);
   app.set_version_flag("--version", std::string("eot ") + eot::kVersion +
                                         " (kernels: " + eot::instruction_set() + ")");

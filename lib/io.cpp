@@ -434,6 +434,11 @@ bool write_npy(FILE* out, const double* data, const std::vector<Index>& shape) {
 
 enum class Format { Text, Npy };
 
+// How messages name a file: "-" is the standard input.
+std::string shown(const std::string& path) {
+  return path == "-" ? "standard input" : path;
+}
+
 Format format_of(const std::string& path) {
   auto ends_with = [&](const char* suffix) {
     const std::size_t n = std::strlen(suffix);
@@ -595,39 +600,45 @@ OutputBatch::Staged stage_text(const std::string& path, const std::string& text)
 }  // namespace
 
 Array read_array(const std::string& path, std::uint64_t memory_limit) {
-  const bool npy = format_of(path) == Format::Npy;
-  std::ifstream in(path, npy ? std::ios::binary : std::ios::in);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  // "-" is the standard input: a .npy array if it starts with NumPy's magic string, else text;
+  // read as the file or the pipe it is.
+  const bool standard_input = path == "-";
+  const std::string file = standard_input ? "/dev/stdin" : path;
+  const std::string name = shown(path);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail(name, std::string("cannot open: ") + std::strerror(errno));
+  const bool npy = standard_input ? in.peek() == std::char_traits<char>::to_int_type(kNpyMagic[0])
+                                  : format_of(path) == Format::Npy;
   // Refused before reading if it cannot fit: a .npy file of float64 in C order takes its size,
   // other .npy files are held whole and converted (up to 3 times their size); text takes about
   // its size in doubles (a number of 7 characters and its comma), and is measured exactly once
   // its rows are counted.
   std::error_code error;
-  const double size = double(std::filesystem::file_size(path, error));
+  const double size = double(std::filesystem::file_size(file, error));
   const double budget = memory_budget(memory_limit);
   if (!error)
-    require_fits(path, npy ? 3 * size : size, budget, memory_limit, "reading it takes about");
+    require_fits(name, npy ? 3 * size : size, budget, memory_limit, "reading it takes about");
   if (!npy) {
     Array array;
-    array.values = detail::parse_text(path, in, budget, memory_limit);
+    array.values = detail::parse_text(name, in, budget, memory_limit);
     array.shape = {array.values.rows(), array.values.cols()};
     return array;
   }
-  if (!error && std::filesystem::is_regular_file(path, error)) {
+  if (!error && std::filesystem::is_regular_file(file, error)) {
     // The header first, then the values straight into the array when the file holds them as
     // the array does (float64, C order): one copy, from the page cache.
     const std::size_t total = std::size_t(size);
     std::string head(std::min(total, 12 + kNpyMaxHeader), '\0');
     in.read(head.data(), std::streamsize(head.size()));
     head.resize(std::size_t(in.gcount()));
-    const NpyLayout layout = npy_layout(path, head, total);
+    const NpyLayout layout = npy_layout(name, head, total);
     const std::size_t data_bytes = layout.count * layout.item;
     const std::size_t in_head = std::min(head.size() - layout.data_offset, data_bytes);
     auto read_rest = [&](char* to) {
       std::memcpy(to, head.data() + layout.data_offset, in_head);
       in.read(to + in_head, std::streamsize(data_bytes - in_head));
       if (std::size_t(in.gcount()) != data_bytes - in_head)
-        fail(path, "the file shrank while read");
+        fail(name, "the file shrank while read");
     };
     if (layout.kind == 'f' && layout.item == 8 && !layout.fortran) {
       Array array = npy_array(layout, nullptr);
@@ -643,18 +654,19 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
   std::string bytes;
   for (char block[1 << 16]; in.read(block, sizeof block) || in.gcount() > 0;) {
     bytes.append(block, std::size_t(in.gcount()));
-    require_fits(path, 3.0 * double(bytes.size()), budget, memory_limit,
+    require_fits(name, 3.0 * double(bytes.size()), budget, memory_limit,
                  "after " + format_bytes(double(bytes.size())) + ", reading it takes");
   }
-  if (in.bad()) fail(path, "read error");
-  return detail::parse_npy(path, bytes);
+  if (in.bad()) fail(name, "read error");
+  return detail::parse_npy(name, bytes);
 }
 
 Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit) {
   Array array = read_array(path, memory_limit);
   if (array.shape.size() > 2) {
-    fail(path, "the array has " + std::to_string(array.shape.size()) +
-                   " dimensions; expected 1 or 2 (a batch of problems is read by eot solve)");
+    fail(shown(path),
+         "the array has " + std::to_string(array.shape.size()) +
+             " dimensions; expected 1 or 2 (a batch of problems is read by eot solve)");
   }
   return std::move(array.values);
 }
@@ -662,8 +674,9 @@ Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit) 
 Vector<double> read_vector(const std::string& path) {
   Matrix<double> matrix = read_matrix(path);
   if (matrix.rows() != 1 && matrix.cols() != 1) {
-    fail(path, "expected a vector (one column or one row), got a " + std::to_string(matrix.rows()) +
-                   " x " + std::to_string(matrix.cols()) + " matrix");
+    fail(shown(path), "expected a vector (one column or one row), got a " +
+                          std::to_string(matrix.rows()) + " x " + std::to_string(matrix.cols()) +
+                          " matrix");
   }
   return Eigen::Map<const Vector<double>>(matrix.data(), matrix.size());
 }
@@ -742,6 +755,8 @@ void write_text(const std::string& path, const std::string& text) {
 
 void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std::string>& inputs) {
   namespace fs = std::filesystem;
+  if (std::count(inputs.begin(), inputs.end(), "-") > 1)
+    throw InvalidArgument("-: the standard input can be read once; give the other inputs as files");
   auto same_file = [](const std::string& a, const std::string& b) {
     std::error_code error;
     if (fs::exists(a, error) && fs::exists(b, error)) return fs::equivalent(a, b, error);

@@ -161,6 +161,32 @@ TEST_CASE("cli: --progress writes a log line per update where stderr is not a te
   CHECK(box.run(solve + " --progress --quiet").exit == 2);
 }
 
+TEST_CASE("cli: '-' reads an input from the standard input, text or .npy, a file or a pipe") {
+  Sandbox box;
+  const Run file = box.run(kSmallArgs + " --json");
+  REQUIRE(file.exit == 0);
+  const std::string solve =
+      "solve --cost - --a " + kSmall + "a.csv --b " + kSmall + "b.csv --epsilon 0.05 --json";
+  const Run text = box.run(solve + " < " + kSmall + "cost.csv");
+  CHECK(text.exit == 0);
+  eot::io::write_matrix(box.file("cost.npy"), eot::io::read_matrix(kSmall + "cost.csv"));
+  const Run npy = box.run(solve, "cat cost.npy |");
+  CHECK(npy.exit == 0);
+  const auto values = [](const Run& r) {
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    j.erase("solve_time_seconds");
+    return j;
+  };
+  CHECK(values(text) == values(file));
+  CHECK(values(npy) == values(file));
+  const Run bad = box.run("solve --cost - --epsilon 1", "printf '1,abc\\n' |");
+  CHECK(bad.exit == 2);
+  CHECK(contains(bad.err, "eot: standard input: line 1, column 2: expected a number, got 'abc'"));
+  const Run twice = box.run("solve --x - --y - --epsilon 1 < /dev/null");
+  CHECK(twice.exit == 2);
+  CHECK(contains(twice.err, "the standard input can be read once"));
+}
+
 TEST_CASE("cli: --json is one object that agrees with the library") {
   Sandbox box;
   const Run r = box.run(kSmallArgs + " --json");

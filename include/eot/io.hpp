@@ -82,8 +82,9 @@ struct OutputPath {
   bool array = true;
 };
 // Checks, before any work, that the outputs can be written: a known extension, an existing
-// folder, no two outputs the same file, no output that is also one of `inputs`. Throws
-// InvalidArgument naming the option and the file. Empty paths are skipped.
+// folder, no two outputs the same file, no output that is also one of `inputs`, and no more
+// than one input "-" (the standard input). Throws InvalidArgument naming the option and the
+// file. Empty paths are skipped.
 void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std::string>& inputs);
 
 // Stops every write of this process for good: the temporaries of writes under way are removed,
