@@ -75,7 +75,7 @@ TEST_CASE("a text file's header line of names is skipped") {
   MatrixD expected(2, 2);
   expected << 1, 2, 3, 4;
   CHECK(eot::io::read_matrix(tmp.write("h.csv", "# points\nx, y\n1,2\n3,4\n")) == expected);
-  CHECK(eot::io::read_matrix(tmp.write("s.txt", "\xEF\xBB\xBFfirst second\n1 2\n3 4\n")) ==
+  CHECK(eot::io::read_matrix(tmp.write("s.txt", "\xEF\xBB\xBF" "first second\n1 2\n3 4\n")) ==
         expected);
   CHECK(eot::io::read_vector(tmp.write("v.csv", "weight\n0.5\n0.5\n")) ==
         Eigen::Vector2d(0.5, 0.5));
