@@ -282,18 +282,29 @@ template Problem<double> read_problem(const ProblemInput&, double, const std::st
 template Problems<float> read_problems(const ProblemInput&, double);
 template Problems<double> read_problems(const ProblemInput&, double);
 
-// Progress on stderr (a terminal only): epsilon stage, iteration, marginal error.
+void add_progress_options(CLI::App& app, bool& quiet, bool& progress) {
+  app.add_flag("--quiet", quiet, "no progress on stderr");
+  app.add_flag("--progress", progress,
+               "progress on stderr even when it is not a terminal (a log: a line a second)")
+      ->excludes("--quiet");
+}
+
 Progress progress_mode(bool quiet, bool json, bool forced) {
   if (quiet || json) return Progress::Off;
   if (isatty(STDERR_FILENO)) return Progress::Terminal;
   return forced ? Progress::Log : Progress::Off;
 }
 
+void end_progress(Progress mode, bool& printed) {
+  if (printed && mode == Progress::Terminal) std::fputc('\n', stderr);
+  printed = false;
+}
+
 void announce(Progress mode, const std::string& line, bool& printed) {
   if (mode == Progress::Off) return;
-  std::fprintf(stderr, "%s%s\n", printed && mode == Progress::Terminal ? "\n" : "", line.c_str());
+  end_progress(mode, printed);
+  std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
-  printed = false;
 }
 
 IterationCallback progress_printer(Progress mode, bool& printed, const std::string& prefix) {

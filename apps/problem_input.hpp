@@ -53,7 +53,11 @@ nlohmann::ordered_json values_json(const Result& result);
 // line rewritten in place, 10 times a second), or a log (--progress when stderr is not a
 // terminal: one line per update, one a second).
 enum class Progress { Off, Terminal, Log };
+// --quiet and --progress (which exclude each other).
+void add_progress_options(CLI::App& app, bool& quiet, bool& progress);
 Progress progress_mode(bool quiet, bool json, bool forced);
+// Ends a terminal's progress line, if one is up.
+void end_progress(Progress mode, bool& printed);
 // A line of its own ("eot: kernel domain, K takes 32 MB"), ending a progress line if one is up.
 void announce(Progress mode, const std::string& line, bool& printed);
 // The callback that prints the progress: `prefix`, the stage, epsilon, iteration, the error

@@ -154,7 +154,7 @@ int solve(const SolveArgs& args) {
   options.callback = progress_printer(progress, printed);
   options.interrupt = interrupt_flag();
   const Result result = eot::solve(problem, options);
-  if (printed && progress == Progress::Terminal) std::fputc('\n', stderr);
+  end_progress(progress, printed);
   throw_if_interrupted();
 
   // Every output lands, or none does.
@@ -194,11 +194,7 @@ void add_solve_command(CLI::App& app, Runner& run) {
   add_problem_options(*command, args->input);
   command->option_defaults()->group(kOutputGroup);
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
-  command->add_flag("--quiet", args->quiet, "no progress on stderr");
-  command
-      ->add_flag("--progress", args->progress,
-                 "progress on stderr even when it is not a terminal (a log: a line a second)")
-      ->excludes("--quiet");
+  add_progress_options(*command, args->quiet, args->progress);
   command->add_option("--plan", args->plan, "write the plan (n x m; a batch's B x n x m, .npy)");
   command->add_option("--potentials", args->potentials,
                       "write f then g (n + m values; a batch's B rows of them)");

@@ -194,7 +194,7 @@ int sweep(const SweepArgs& args) {
     exact = exact_ot(problem, options.memory_limit).cost;
     throw_if_interrupted();
   }
-  if (printed && progress == Progress::Terminal) std::fputc('\n', stderr);
+  end_progress(progress, printed);
 
   std::string csv =
       "epsilon,status,iterations,transport_cost,primal,dual,gap,entropy,mass,marginal_error,"
@@ -344,11 +344,7 @@ void add_sweep_command(CLI::App& app, Runner& run) {
   command->add_option("--plot", args->plot,
                       "draw the table into FILE.png or FILE.svg (matplotlib)");
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the table");
-  command->add_flag("--quiet", args->quiet, "no progress on stderr");
-  command
-      ->add_flag("--progress", args->progress,
-                 "progress on stderr even when it is not a terminal (a log: a line a second)")
-      ->excludes("--quiet");
+  add_progress_options(*command, args->quiet, args->progress);
   command->callback([args, &run] {
     if (args->q.empty()) require_geometry(args->input);
     if (!args->q.empty() && !(args->input.cost.empty() && args->input.x.empty())) {

@@ -276,6 +276,8 @@ struct NpyLayout {
   char kind = 'f';  // numpy's: 'f' float, 'i' signed integer, 'u' unsigned integer
   bool fortran = false;
   std::vector<Index> shape;
+  // The values are stored as Array holds them (float64, C order): copied, not converted.
+  bool as_array() const { return kind == 'f' && item == 8 && !fortran; }
 };
 
 // The layout the header at the start of `head` describes, for a file of `total` bytes (`head` is
@@ -368,7 +370,7 @@ Array npy_array(const NpyLayout& layout, const char* data) {
     }
     return at;
   };
-  if (kind == 'f' && item == 8 && !fortran) {
+  if (layout.as_array()) {
     if (data != nullptr) std::memcpy(values, data, 8 * count);  // null: the caller fills it
     return array;
   }
@@ -640,7 +642,7 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
       if (std::size_t(in.gcount()) != data_bytes - in_head)
         fail(name, "the file shrank while read");
     };
-    if (layout.kind == 'f' && layout.item == 8 && !layout.fortran) {
+    if (layout.as_array()) {
       Array array = npy_array(layout, nullptr);
       read_rest(reinterpret_cast<char*>(array.values.data()));
       return array;
