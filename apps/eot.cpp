@@ -13,6 +13,7 @@
 #include "bench_attention.hpp"
 #include "common.hpp"
 #include "interrupt.hpp"
+#include "ranks.hpp"
 
 namespace {
 
@@ -80,8 +81,23 @@ std::string explain(const CLI::App& app, const CLI::ParseError& error, int argc,
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  using namespace eot::cli;
+namespace eot::cli {
+namespace {
+
+// The command under mpirun: `eot solve` runs distributed; every other command runs on one
+// process, and several would only repeat each other.
+int run_command(const CLI::App& app, const Runner& run) {
+  const Ranks& ranks = world();
+  const CLI::App* command = app.get_subcommands().front();
+  if (ranks.size() > 1 && command->get_name() != "solve") {
+    throw InvalidArgument("eot " + command->get_name() + " runs on one process, not " +
+                          std::to_string(ranks.size()) +
+                          " (under mpirun only eot solve is distributed); run it without mpirun");
+  }
+  return run();
+}
+
+int run_main(int argc, char** argv) {
   CLI::App app{"eot: entropic optimal transport (Sinkhorn, log and kernel domains)"};
   app.footer(std::string("Files: .csv or .txt (numbers separated by commas or spaces, one row per "
                          "line, # comments, a first line of names skipped) or .npy (float64, "
@@ -112,7 +128,7 @@ int main(int argc, char** argv) {
   install_interrupt_handlers();
   int code = kInternal;
   try {
-    code = run();
+    code = run_command(app, run);
   } catch (const std::exception& e) {
     // After a signal, whatever ended the command (a read cut short, a write refused) is the
     // interrupt.
@@ -139,5 +155,15 @@ int main(int argc, char** argv) {
     std::cerr << "eot: cannot write the standard output: " << std::strerror(errno) << "\n";
     return kOutputFailed;
   }
+  return code;
+}
+
+}  // namespace
+}  // namespace eot::cli
+
+int main(int argc, char** argv) {
+  eot::cli::start_ranks(argc, argv);
+  const int code = eot::cli::run_main(argc, argv);
+  eot::cli::end_ranks();
   return code;
 }

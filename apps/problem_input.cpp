@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "eot/io.hpp"
+#include "ranks.hpp"
 
 namespace eot::cli {
 
@@ -224,6 +225,58 @@ Problems<T> read_all_inputs(const ProblemInput& args, double epsilon) {
   return set;
 }
 
+// Under mpirun: this rank's block of the rows (of the cost, or of x and a) and all of y and b.
+template <typename T>
+Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ranks,
+                      Index& offset) {
+  const std::uint64_t limit = args.options.memory_limit;
+  const std::string& rows_file = args.cost.empty() ? args.x : args.cost;
+  io::RowBlock block = io::read_row_block(rows_file, ranks.rank(), ranks.size(), limit);
+  offset = block.begin;
+  std::shared_ptr<const Geometry<T>> geometry;
+  try {
+    if (!args.cost.empty()) {
+      geometry = std::make_shared<CostMatrix<T>>(to_precision<T>(args.cost, block.values));
+    } else {
+      const Matrix<double> y = io::read_matrix(args.y, limit);
+      if (block.values.cols() != y.cols()) {
+        bad_input(args.x + " has " + std::to_string(block.values.cols()) + " columns but " +
+                  args.y + " has " + std::to_string(y.cols()) +
+                  " (points need the same dimension)");
+      }
+      geometry = std::make_shared<PointCloud<T>>(to_precision<T>(args.x, block.values),
+                                                 to_precision<T>(args.y, y),
+                                                 metric_from_string(args.metric));
+    }
+  } catch (const InvalidArgument& e) {
+    // The library names the block's row; the file's row is `offset` further.
+    std::string message = e.what();
+    const std::string local = e.field() + "(" + std::to_string(e.index());
+    if (e.index() >= 0 && e.field() != "y" && message.rfind(local, 0) == 0)
+      message.replace(0, local.size(), e.field() + "(" + std::to_string(offset + e.index()));
+    refuse_with_file(InvalidArgument(message, e.field(), e.index() < 0 ? -1 : offset + e.index()),
+                     args);
+  }
+  Problem<T> problem(geometry, epsilon);
+  // The default: uniform over every row, mass 1 (not over this block's rows).
+  problem.a = Vector<T>::Constant(geometry->rows(), T(1) / T(block.rows));
+  if (!args.a.empty()) {
+    const Matrix<double> a = read_weights(args.a, 1, block.rows, false);
+    if (a.cols() != block.rows) {
+      bad_input(args.a + ": has " + std::to_string(a.cols()) + " weights but " + rows_file +
+                " has " + std::to_string(block.rows) + " rows");
+    }
+    problem.a = a.row(0).segment(offset, geometry->rows()).transpose().template cast<T>();
+  }
+  if (!args.b.empty()) {
+    const Matrix<double> b = read_weights(args.b, 1, geometry->cols(), false);
+    problem.b = b.row(0).transpose().template cast<T>();
+  }
+  problem.rho_a = args.rho_a;
+  problem.rho_b = args.rho_b;
+  return problem;
+}
+
 [[noreturn]] void refuse_batch(const ProblemInput& args, const std::string& command) {
   bad_input((args.cost.empty() ? args.x + " or " + args.y : args.cost) +
             ": a 3-D array is a batch of problems; eot " + command +
@@ -234,6 +287,16 @@ Problems<T> read_all_inputs(const ProblemInput& args, double epsilon) {
 
 template <typename T>
 Problems<T> read_problems(const ProblemInput& args, double epsilon) {
+  if (const Ranks& ranks = world(); ranks.size() > 1) {
+    Problems<T> set;
+    agree(ranks, [&] { set.problems.push_back(read_block<T>(args, epsilon, ranks, set.offset)); });
+    try {
+      validate(set.problems.front(), args.options, ranks);  // the library's rules, once
+    } catch (const InvalidArgument& e) {
+      refuse_with_file(e, args);
+    }
+    return set;
+  }
   Problems<T> set = read_all_inputs<T>(args, epsilon);
   for (std::size_t k = 0; k < set.problems.size(); ++k) {
     try {

@@ -28,10 +28,14 @@ void require_geometry(ProblemInput& input);
 // What the files hold: one problem, or, when the cost or a point cloud is a 3-D .npy array, a
 // batch: B costs (B x n x m), or B point clouds (B x n x d, B x m x d; either may be 2-D, the
 // same for every problem), with --a and --b 1-D (shared) or 2-D (B rows).
+//
+// Under mpirun (apps/ranks.hpp), each rank reads its block of the rows (eot/distributed.hpp):
+// one problem, whose first row is row `offset` of the files.
 template <typename T>
 struct Problems {
   std::vector<Problem<T>> problems;
   bool batch = false;
+  Index offset = 0;
 };
 // Reads the files and applies the library's rules (eot::validate) to every problem; bad input
 // ends the run with a message that names the file (and the problem of a batch).

@@ -10,6 +10,7 @@
 #include "eot/io.hpp"
 #include "interrupt.hpp"
 #include "problem_input.hpp"
+#include "ranks.hpp"
 
 namespace eot::cli {
 
@@ -49,6 +50,7 @@ nlohmann::ordered_json to_json(const Result& r) {
   j["domain"] = r.domain;
   j["absorptions"] = r.absorptions;
   j["kernel_bytes"] = r.kernel_bytes;
+  j["ranks"] = r.ranks;
   j["history"] = history;
   j["version"] = kVersion;
   return j;
@@ -130,6 +132,8 @@ int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) 
   return converged ? kConverged : kNotConverged;
 }
 
+// One problem; under mpirun, each rank holds a block of its rows and rank 0 writes and prints
+// (the other ranks' output goes nowhere: apps/ranks.hpp).
 template <typename T>
 int solve(const SolveArgs& args) {
   const ProblemInput& in = args.input;
@@ -139,38 +143,59 @@ int solve(const SolveArgs& args) {
   const Problems<T> set = read_problems<T>(args.input, args.epsilon);
   if (set.batch) return solve_batch(args, set.problems);
   const Problem<T>& problem = set.problems.front();
+  const Ranks& ranks = world();
   SolverOptions options = args.input.options;
-  if (!args.plan.empty()) {  // refused before the solve, not after
-    require_dense_fits(problem.n(), problem.m(), held_and_written_bytes<T>(), "--plan",
-                       "write --potentials instead: P_ij = a_i b_j exp((f_i + g_j - C_ij) / "
-                       "epsilon)",
-                       options.memory_limit, problem.geometry->bytes());
+  if (!args.plan.empty()) {  // refused before the solve, not after (rank 0 holds it all)
+    double n = double(problem.n());
+    ranks.sum(&n, 1);
+    agree(ranks, [&] {
+      require_dense_fits(Index(n), problem.m(), held_and_written_bytes<T>(), "--plan",
+                         "write --potentials instead: P_ij = a_i b_j exp((f_i + g_j - C_ij) / "
+                         "epsilon)",
+                         options.memory_limit, problem.geometry->bytes());
+    });
   }
   const Progress progress = progress_mode(args.quiet, args.json, args.progress);
   bool printed = false;
   // Before the first pass: where the iterations will run and what that takes.
-  if (progress != Progress::Off)
-    announce(progress, "eot: " + choose_domain(problem, options).reason, printed);
+  if (progress != Progress::Off) {
+    announce(progress,
+             "eot: " + (ranks.size() > 1 ? "log domain, rows split over " +
+                                               std::to_string(ranks.size()) + " processes"
+                                         : choose_domain(problem, options).reason),
+             printed);
+  }
   options.callback = progress_printer(progress, printed);
   options.interrupt = interrupt_flag();
-  const Result result = eot::solve(problem, options);
+  const Result result = eot::solve(problem, options, ranks);
   end_progress(progress, printed);
   throw_if_interrupted();
 
-  // Every output lands, or none does.
-  io::OutputBatch outputs;
+  // Every output lands, or none does. Distributed, each rank makes its rows of the plan.
+  Matrix<double> plan;
   if (!args.plan.empty()) {
-    outputs.write_matrix(
-        args.plan,
-        finite_plan(args.plan, problem, result, options.threads).template cast<double>());
+    const Result block = [&] {
+      Result rows = result;
+      rows.f = result.f.segment(set.offset, problem.n());
+      return rows;
+    }();
+    agree(ranks, [&] {
+      plan = finite_plan(args.plan, problem, block, options.threads).template cast<double>();
+    });
+    plan = gather_rows(plan);
   }
-  if (!args.potentials.empty())
-    outputs.write_vector(args.potentials, concatenate(result.f, result.g));
-  if (!args.marginals.empty()) {
-    outputs.write_vector(args.marginals, concatenate(result.row_marginal, result.col_marginal));
-  }
-  throw_if_interrupted();
-  outputs.commit();
+  agree(ranks, [&] {
+    if (ranks.rank() != 0) return;
+    io::OutputBatch outputs;
+    if (!args.plan.empty()) outputs.write_matrix(args.plan, plan);
+    if (!args.potentials.empty())
+      outputs.write_vector(args.potentials, concatenate(result.f, result.g));
+    if (!args.marginals.empty()) {
+      outputs.write_vector(args.marginals, concatenate(result.row_marginal, result.col_marginal));
+    }
+    throw_if_interrupted();
+    outputs.commit();
+  });
   if (args.json) {
     std::cout << to_json(result).dump(2) << "\n";
   } else {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "detail/io.hpp"
+#include "eot/distributed.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
 
@@ -661,6 +662,51 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
   }
   if (in.bad()) fail(name, "read error");
   return detail::parse_npy(name, bytes);
+}
+
+RowBlock read_row_block(const std::string& path, int part, int parts,
+                        std::uint64_t memory_limit) {
+  const std::string name = shown(path);
+  auto cut = [&](const std::vector<Index>& shape, Index rows) {
+    if (shape.size() > 2) {
+      fail(name, "a 3-D array (a batch of problems) is not split over processes; solve a batch "
+                 "in one process");
+    }
+    if (rows < parts) {
+      fail(name, "its " + std::to_string(rows) + " rows cannot be split over " +
+                     std::to_string(parts) + " processes (one row each at least)");
+    }
+    return row_block(rows, part, parts);
+  };
+  std::error_code error;
+  if (path != "-" && format_of(path) == Format::Npy &&
+      std::filesystem::is_regular_file(path, error)) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(name, std::string("cannot open: ") + std::strerror(errno));
+    const std::size_t total = std::size_t(std::filesystem::file_size(path, error));
+    if (error) fail(name, "cannot read its size: " + error.message());
+    std::string head(std::min(total, 12 + kNpyMaxHeader), '\0');
+    in.read(head.data(), std::streamsize(head.size()));
+    head.resize(std::size_t(in.gcount()));
+    NpyLayout layout = npy_layout(name, head, total);
+    if (!layout.fortran) {
+      const Index rows = layout.shape[0];
+      const RowRange range = cut(layout.shape, rows);
+      const std::size_t row_bytes = layout.count / std::size_t(rows) * layout.item;
+      layout.count = layout.count / std::size_t(rows) * std::size_t(range.size());
+      layout.shape[0] = range.size();
+      require_fits(name, 8.0 * double(layout.count), memory_budget(memory_limit), memory_limit,
+                   "its block of rows takes");
+      std::string data(layout.count * layout.item, '\0');
+      in.seekg(std::streamoff(layout.data_offset + std::size_t(range.begin) * row_bytes));
+      in.read(data.data(), std::streamsize(data.size()));
+      if (std::size_t(in.gcount()) != data.size()) fail(name, "the file shrank while read");
+      return {npy_array(layout, data.data()).values, range.begin, rows};
+    }
+  }
+  Array array = read_array(path, memory_limit);
+  const RowRange range = cut(array.shape, array.values.rows());
+  return {array.values.middleRows(range.begin, range.size()), range.begin, array.values.rows()};
 }
 
 Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit) {

@@ -11,6 +11,7 @@
 #include "detail/exp.hpp"
 #include "detail/kernel_domain.hpp"
 #include "detail/newton.hpp"
+#include "eot/distributed.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
 #include "eot/parallel.hpp"
@@ -104,9 +105,43 @@ std::string exact(double value) {
   throw InvalidArgument(message, field, index);
 }
 
-// Weights: right size, finite, non-negative, positive total.
+// What the checks and the loop need of the whole problem when each rank holds a block of its
+// rows (a single process: the problem itself).
+struct Whole {
+  Index n = 0;       // rows
+  Index offset = 0;  // of this rank's first row
+  double mass_a = 0, mass_b = 0;
+  CostBounds bounds;  // known_cost_bounds() over every block
+  bool may_forbid = false;
+};
+
 template <typename T>
-void check_weights(const char* name, const Vector<T>& w, Index size, const char* dimension) {
+Whole whole(const Problem<T>& block, const Ranks& ranks) {
+  Whole w;
+  w.mass_a = block.a.template cast<double>().sum();
+  w.mass_b = block.b.template cast<double>().sum();
+  w.bounds = block.geometry->known_cost_bounds();
+  w.may_forbid = block.geometry->may_forbid();
+  w.n = block.n();
+  if (ranks.size() == 1) return w;
+  const std::vector<double> rows = ranks.all_gather({double(block.n())});
+  w.n = 0;
+  for (int r = 0; r < ranks.size(); ++r) {
+    if (r == ranks.rank()) w.offset = w.n;
+    w.n += Index(rows[r]);
+  }
+  ranks.sum(&w.mass_a, 1);
+  double extremes[] = {-w.bounds.min, w.bounds.max, double(w.may_forbid)};
+  ranks.max(extremes, 3);
+  w.bounds = {-extremes[0], extremes[1]};
+  w.may_forbid = extremes[2] > 0;
+  return w;
+}
+
+// Weights: right size, finite, non-negative (`w`: the entries from row `offset` on).
+template <typename T>
+void check_weights(const char* name, const Vector<T>& w, Index size, const char* dimension,
+                   Index offset) {
   if (w.size() != size) {
     reject(std::string(name) + " has " + std::to_string(w.size()) + " entries but the cost has " +
                std::to_string(size) + " " + dimension,
@@ -114,12 +149,16 @@ void check_weights(const char* name, const Vector<T>& w, Index size, const char*
   }
   for (Index i = 0; i < w.size(); ++i) {
     if (!std::isfinite(w[i]) || w[i] < 0) {
-      reject(std::string(name) + "(" + std::to_string(i) + ") is " + str(w[i]) +
+      reject(std::string(name) + "(" + std::to_string(offset + i) + ") is " + str(w[i]) +
                  ": weights must be finite and >= 0",
-             name, i);
+             name, offset + i);
     }
   }
-  if (w.template cast<double>().sum() <= 0) {
+}
+
+// A positive total mass (the whole problem's).
+void check_mass(const char* name, double mass) {
+  if (!(mass > 0)) {
     reject(std::string(name) + ": the total mass is 0; at least one weight must be positive", name);
   }
 }
@@ -128,9 +167,9 @@ void check_weights(const char* name, const Vector<T>& w, Index size, const char*
 // numbers no longer resolve differences of order 1 in the exponents: the potentials and the
 // plan they define would be noise (and could overflow).
 template <typename T>
-void check_resolution(const Problem<T>& problem) {
+void check_resolution(const Problem<T>& problem, const Whole& whole) {
   const double limit = 1 / std::numeric_limits<T>::epsilon();
-  const double magnitude = problem.geometry->known_cost_bounds().magnitude();
+  const double magnitude = whole.bounds.magnitude();
   if (magnitude / problem.epsilon > limit) {
     reject("epsilon is " + str(problem.epsilon) + " but the costs reach " + str(magnitude) +
                ": |C| / epsilon = " + str(magnitude / problem.epsilon) + " is beyond what " +
@@ -145,16 +184,15 @@ void check_resolution(const Problem<T>& problem) {
 // the plan's total mass, the mass of a plan with both sides free, soft sides' exp(-f / rho)
 // at a warm start, and a finite number of epsilon-scaling stages within the budget.
 template <typename T>
-void check_range(const Problem<T>& p, const SolverOptions& o) {
+void check_range(const Problem<T>& p, const SolverOptions& o, const Whole& whole) {
   constexpr double kMaxExponent = 700;
-  const double mass_a = p.a.template cast<double>().sum(),
-               mass_b = p.b.template cast<double>().sum();
+  const double mass_a = whole.mass_a, mass_b = whole.mass_b;
   if (!(std::log(mass_a) + std::log(mass_b) <= kMaxExponent)) {
     reject("a and b: the masses " + str(mass_a) + " and " + str(mass_b) +
                " multiply beyond what double holds; rescale the weights",
            "masses");
   }
-  const CostBounds bounds = p.geometry->known_cost_bounds();
+  const CostBounds bounds = whole.bounds;
   const double exponent = std::log(mass_a) + std::log(mass_b) - bounds.min / p.epsilon;
   if (p.rho_a == 0 && p.rho_b == 0 && exponent > kMaxExponent) {
     reject("with both sides free the plan is a_i b_j exp(-C_ij / epsilon); the smallest cost " +
@@ -162,14 +200,16 @@ void check_range(const Problem<T>& p, const SolverOptions& o) {
                "), beyond double; shift the costs up or raise epsilon",
            "cost");
   }
-  for (const auto& [name, v, rho, symbol] : {std::tuple{"initial_f", &o.initial_f, p.rho_a, "f"},
-                                             std::tuple{"initial_g", &o.initial_g, p.rho_b, "g"}}) {
+  for (const auto& [name, v, rho, symbol, offset] :
+       {std::tuple{"initial_f", &o.initial_f, p.rho_a, "f", whole.offset},
+        std::tuple{"initial_g", &o.initial_g, p.rho_b, "g", Index(0)}}) {
     if (rho == 0 || rho == kInf) continue;
     for (Index i = 0; i < v->size(); ++i) {
       if (std::abs((*v)[i]) > kMaxExponent * rho) {
-        reject(std::string(name) + "(" + std::to_string(i) + ") is " + str((*v)[i]) + ": exp(-" +
-                   symbol + " / rho) overflows; warm-start from the potentials of a nearby problem",
-               name, i);
+        reject(std::string(name) + "(" + std::to_string(offset + i) + ") is " + str((*v)[i]) +
+                   ": exp(-" + symbol +
+                   " / rho) overflows; warm-start from the potentials of a nearby problem",
+               name, offset + i);
       }
     }
   }
@@ -196,8 +236,9 @@ void check_rho(const char* name, double rho) {
 // A constrained side (rho > 0) needs every positive-weight row to reach at least one column of
 // positive weight through a finite cost, and vice versa; otherwise its potential is infinite.
 template <typename T>
-void check_admissible(const Problem<T>& problem, int threads) {
-  if (!problem.geometry->may_forbid()) return;  // every cost finite; masses are positive
+void check_admissible(const Problem<T>& problem, int threads, const Ranks& ranks,
+                      const Whole& whole) {
+  if (!whole.may_forbid) return;  // every cost finite; masses are positive
   struct Side {
     bool rows;
     const char *name, *weight, *other;
@@ -211,23 +252,30 @@ void check_admissible(const Problem<T>& problem, int threads) {
     // LSE over the other side of log(weight) - C: -inf exactly when nothing is admissible.
     const Vector<T>& other = side.rows ? problem.b : problem.a;
     const VectorXd log_other = other.template cast<double>().array().log();
-    if (side.rows)
+    if (side.rows) {
       problem.geometry->lse_rows(log_other, 1.0, lse, threads);
-    else
+    } else {
       problem.geometry->lse_cols(log_other, 1.0, lse, threads);
-    for (Index i = 0; i < lse.size(); ++i) {
-      if (side.w[i] > 0 && lse[i] == -kInf) {
-        reject(std::string(side.name) + " " + std::to_string(i) + " has weight " + side.weight +
-                   "(" + std::to_string(i) + ") = " + str(side.w[i]) + " but no admissible " +
-                   side.other + ": every pair is forbidden (+inf cost) or meets a zero weight; " +
-                   "allow a pair, give it zero weight, or free the side (rho = 0)",
-               "cost", i);
-      }
+      ranks.log_sum_exp(lse.data(), int(lse.size()));
     }
+    const Index offset = side.rows ? whole.offset : 0;
+    agree(ranks, [&] {
+      for (Index i = 0; i < lse.size(); ++i) {
+        if (side.w[i] > 0 && lse[i] == -kInf) {
+          const std::string at = std::to_string(offset + i);
+          reject(std::string(side.name) + " " + at + " has weight " + side.weight + "(" + at +
+                     ") = " + str(side.w[i]) + " but no admissible " + side.other +
+                     ": every pair is forbidden (+inf cost) or meets a zero weight; allow a "
+                     "pair, give it zero weight, or free the side (rho = 0)",
+                 "cost", offset + i);
+        }
+      }
+    });
   }
 }
 
-void check_options(const SolverOptions& o, Index n, Index m) {
+// n: this rank's rows, from row `offset` on.
+void check_options(const SolverOptions& o, Index n, Index m, Index offset) {
   check_threads(o.threads);
   if (o.max_iterations < 1)
     reject("max_iterations is " + std::to_string(o.max_iterations) + ": it must be >= 1");
@@ -256,27 +304,25 @@ void check_options(const SolverOptions& o, Index n, Index m) {
     reject("epsilon_scaling.iterations_per_stage is " + std::to_string(s.iterations_per_stage) +
            ": it must be >= 1");
   }
-  for (const auto& [name, v, size] :
-       {std::tuple{"initial_f", &o.initial_f, n}, std::tuple{"initial_g", &o.initial_g, m}}) {
+  for (const auto& [name, v, size, first] : {std::tuple{"initial_f", &o.initial_f, n, offset},
+                                             std::tuple{"initial_g", &o.initial_g, m, Index(0)}}) {
     if (v->size() != 0 && v->size() != size) {
       reject(std::string(name) + " has " + std::to_string(v->size()) + " entries; expected " +
              std::to_string(size) + " (or none for a cold start)");
     }
     for (Index i = 0; i < v->size(); ++i) {
       if (!std::isfinite((*v)[i]))
-        reject(std::string(name) + "(" + std::to_string(i) + ") is " + str((*v)[i]) +
+        reject(std::string(name) + "(" + std::to_string(first + i) + ") is " + str((*v)[i]) +
                ": it must be finite");
     }
   }
 }
 
-}  // namespace
-
+// Every rule but the weights' entries and admissibility (which takes passes over the costs).
 template <typename T>
-void validate(const Problem<T>& problem, const SolverOptions& options) {
-  if (!problem.geometry) reject("geometry: is null; a problem needs a cost", "cost");
-  check_weights("a", problem.a, problem.n(), "rows");
-  check_weights("b", problem.b, problem.m(), "columns");
+void check_problem(const Problem<T>& problem, const SolverOptions& options, const Whole& whole) {
+  check_mass("a", whole.mass_a);
+  check_mass("b", whole.mass_b);
   if (!std::isfinite(problem.epsilon) || problem.epsilon <= 0) {
     reject("epsilon is " + str(problem.epsilon) + ": it must be positive and finite", "epsilon");
   }
@@ -284,13 +330,12 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
     reject("epsilon is " + str(problem.epsilon) + ": it is below the smallest normal double (" +
            str(std::numeric_limits<double>::min()) + ")");
   }
-  check_resolution(problem);
+  check_resolution(problem, whole);
   check_rho("rho_a", problem.rho_a);
   check_rho("rho_b", problem.rho_b);
-  check_options(options, problem.n(), problem.m());
-  check_range(problem, options);
-  const double mass_a = problem.a.template cast<double>().sum();
-  const double mass_b = problem.b.template cast<double>().sum();
+  check_options(options, problem.n(), problem.m(), whole.offset);
+  check_range(problem, options, whole);
+  const double mass_a = whole.mass_a, mass_b = whole.mass_b;
   if (problem.rho_a == kInf && problem.rho_b == kInf) {
     // Equal up to the tolerance, and never stricter than the rounding of the sums (a caller
     // asking for a fixed iteration count sets a tiny tolerance).
@@ -300,7 +345,7 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
     if (std::abs(difference) > slack * mass) {
       // Rounding to T alone moves a sum of k weights by up to about k unit roundoffs.
       const double rounding =
-          double(problem.n() + problem.m()) * std::numeric_limits<T>::epsilon() * mass;
+          double(whole.n + problem.m()) * std::numeric_limits<T>::epsilon() * mass;
       const bool in_float = std::is_same_v<T, float> && std::abs(difference) <= rounding;
       reject("balanced problem needs equal masses: sum(b) - sum(a) = " + str(difference) +
                  " (sum(a) = " + exact(mass_a) + ", sum(b) = " + exact(mass_b) + "), more than " +
@@ -311,7 +356,34 @@ void validate(const Problem<T>& problem, const SolverOptions& options) {
              "masses");
     }
   }
-  check_admissible(problem, options.threads);
+}
+
+// validate()'s rules on a block of rows; returns what the solve needs of the whole problem.
+template <typename T>
+Whole validate_whole(const Problem<T>& problem, const SolverOptions& options, const Ranks& ranks) {
+  agree(ranks, [&] {
+    if (!problem.geometry) reject("geometry: is null; a problem needs a cost", "cost");
+  });
+  const Whole whole_problem = whole(problem, ranks);
+  agree(ranks, [&] {  // each rank's entries first: what a single process would report first
+    check_weights("a", problem.a, problem.n(), "rows", whole_problem.offset);
+    check_weights("b", problem.b, problem.m(), "columns", 0);
+  });
+  agree(ranks, [&] { check_problem(problem, options, whole_problem); });
+  check_admissible(problem, options.threads, ranks, whole_problem);
+  return whole_problem;
+}
+
+}  // namespace
+
+template <typename T>
+void validate(const Problem<T>& block, const SolverOptions& options, const Ranks& ranks) {
+  validate_whole(block, options, ranks);
+}
+
+template <typename T>
+void validate(const Problem<T>& problem, const SolverOptions& options) {
+  validate(problem, options, Ranks::single());
 }
 
 namespace {
@@ -324,32 +396,36 @@ template <typename T>
 class Sinkhorn {
  public:
   // `start`: when solve() was called; the reported time counts from there (validation and the
-  // kernel's first exp pass included).
+  // kernel's first exp pass included). `problem` is this rank's block of `whole`'s rows.
   Sinkhorn(const Problem<T>& problem, const SolverOptions& options,
-           std::chrono::steady_clock::time_point start)
+           std::chrono::steady_clock::time_point start, const Ranks& ranks, const Whole& whole)
       : called_(start),
         p_(problem),
         o_(options),
         geometry_(*problem.geometry),
+        ranks_(ranks),
+        whole_(whole),
         a_(problem.a.template cast<double>()),
         b_(problem.b.template cast<double>()),
         log_a_(a_.array().log()),
         log_b_(b_.array().log()),
-        mass_a_(a_.sum()),
-        mass_b_(b_.sum()),
+        mass_a_(whole.mass_a),
+        mass_b_(whole.mass_b),
         tolerance_(effective_tolerance<T>(options)),
-        choice_(choose_domain(problem, options)) {
+        choice_(distributed() ? DomainChoice{Domain::Log, 0, "log domain, nothing stored"}
+                              : choose_domain(problem, options)),
+        stop_(distributed() ? &agreed_stop_ : options.interrupt) {
     f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
     g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
-    for (const auto& [w, potential, rho] : {std::tuple{&a_, &f_, p_.rho_a}, {&b_, &g_, p_.rho_b}}) {
-      if (rho > 0)
-        threshold_ = std::max(threshold_, tolerance_ * detail::target(*w, *potential, rho).sum());
-    }
+    double aimed[] = {p_.rho_a > 0 ? detail::target(a_, f_, p_.rho_a).sum() : 0.0};
+    ranks_.sum(aimed, 1);
+    if (p_.rho_b > 0) threshold_ = tolerance_ * detail::target(b_, g_, p_.rho_b).sum();
+    threshold_ = std::max(threshold_, tolerance_ * aimed[0]);
     if (choice_.domain == Domain::Kernel)
-      kernel_.emplace(geometry_, a_, b_, o_.threads, o_.interrupt);
-    if (o_.newton != NewtonMode::Off && p_.rho_a > 0 && p_.rho_b > 0) {
+      kernel_.emplace(geometry_, a_, b_, o_.threads, stop_);
+    if (o_.newton != NewtonMode::Off && p_.rho_a > 0 && p_.rho_b > 0 && !distributed()) {
       newton_.emplace(geometry_, detail::DualSide{a_, log_a_, p_.rho_a},
-                      detail::DualSide{b_, log_b_, p_.rho_b}, p_.epsilon, o_.threads, o_.interrupt);
+                      detail::DualSide{b_, log_b_, p_.rho_b}, p_.epsilon, o_.threads, stop_);
     }
   }
 
@@ -460,7 +536,7 @@ class Sinkhorn {
     std::vector<double> stages;
     const EpsilonScaling& s = o_.epsilon_scaling;
     if (s.enabled && p_.rho_a > 0 && p_.rho_b > 0) {
-      double e = s.initial_epsilon > 0 ? s.initial_epsilon : geometry_.known_cost_bounds().range();
+      double e = s.initial_epsilon > 0 ? s.initial_epsilon : whole_.bounds.range();
       for (; e > p_.epsilon; e *= s.factor) stages.push_back(e);
     }
     stages.push_back(p_.epsilon);
@@ -591,7 +667,7 @@ class Sinkhorn {
 
   std::string stall_message(int iteration) const {
     const double unit = std::numeric_limits<T>::epsilon() / 2;
-    const double resolution = geometry_.known_cost_bounds().magnitude() / p_.epsilon;
+    const double resolution = whole_.bounds.magnitude() / p_.epsilon;
     return "stalled at iteration " + std::to_string(iteration) + ": the relative marginal " +
            "error has not fallen below " + str(best_.error) + " (reached at iteration " +
            std::to_string(best_.iteration) + ") since; the rounding of " +
@@ -618,13 +694,27 @@ class Sinkhorn {
     row_current_ = col_current_ = false;
   }
 
-  bool interrupted() const { return o_.interrupt && o_.interrupt->load(std::memory_order_relaxed); }
+  bool interrupted() const { return stop_ && stop_->load(std::memory_order_relaxed); }
+
+  bool distributed() const { return ranks_.size() > 1; }
+
+  // Distributed, the ranks stop together: at each half-step each rank's own interrupt flag is
+  // combined into the one the solve watches (stop_), which changes nowhere else. Also makes
+  // one verdict of each rank's `ok` (e.g. its rows' update is finite): true if every rank's is.
+  bool agree(bool ok = true) {
+    if (!distributed()) return ok;
+    double flags[] = {o_.interrupt && o_.interrupt->load(std::memory_order_relaxed) ? 1.0 : 0.0,
+                      ok ? 0.0 : 1.0};
+    ranks_.max(flags, 2);
+    if (flags[0] > 0) agreed_stop_ = true;
+    return flags[1] == 0;
+  }
 
   // f_i <- -tau_a epsilon LSE_j [log b_j + (g_j - C_ij) / epsilon]. False if the result is not
   // finite or the pass was interrupted; f is then unchanged.
   bool update_f() {
     if (tau_a_ == 0) return true;  // a free side keeps f = 0
-    if (!ensure_row_lse() || !damped_update(row_lse_, tau_a_, f_)) return false;
+    if (!ensure_row_lse() || !agree(damped_update(row_lse_, tau_a_, f_))) return false;
     col_current_ = false;
     return true;
   }
@@ -638,7 +728,9 @@ class Sinkhorn {
 
   // potential <- -tau epsilon lse; an entry whose LSE is empty (a zero-weight row or column
   // with no admissible pair) gets 0. Leaves the potential untouched if any entry is not finite.
-  // With over-relaxation, the potential then moves omega times that far.
+  // With over-relaxation, the potential then moves omega times that far. (Distributed, f's
+  // update can be finite on one rank and not on another: update_f agrees on it. g's is the
+  // same on every rank, as is its column LSE.)
   bool damped_update(const VectorXd& lse, double tau, VectorXd& potential) const {
     VectorXd next = (lse.array() == -kInf).select(0.0, -tau * eps_ * lse.array());
     if (omega_ != 1) next = potential + omega_ * (next - potential);
@@ -647,11 +739,13 @@ class Sinkhorn {
     return true;
   }
 
-  // False if the pass was interrupted (its output is then not kept).
+  // False if the pass was interrupted (its output is then not kept). Distributed, each rank's
+  // rows are its own; a column's LSE over all rows merges every rank's LSE over its rows.
   bool ensure_row_lse() {
     if (!row_current_) {
       if (!kernel_lse(true))
-        geometry_.lse_rows(log_b_ + g_ / eps_, eps_, row_lse_, o_.threads, o_.interrupt);
+        geometry_.lse_rows(log_b_ + g_ / eps_, eps_, row_lse_, o_.threads, stop_);
+      agree();
       row_current_ = !interrupted();
     }
     return row_current_;
@@ -659,8 +753,11 @@ class Sinkhorn {
 
   bool ensure_col_lse() {
     if (!col_current_) {
-      if (!kernel_lse(false))
-        geometry_.lse_cols(log_a_ + f_ / eps_, eps_, col_lse_, o_.threads, o_.interrupt);
+      if (!kernel_lse(false)) {
+        geometry_.lse_cols(log_a_ + f_ / eps_, eps_, col_lse_, o_.threads, stop_);
+        ranks_.log_sum_exp(col_lse_.data(), int(col_lse_.size()));
+      }
+      agree();
       col_current_ = !interrupted();
     }
     return col_current_;
@@ -711,6 +808,8 @@ class Sinkhorn {
   // from exp(log value - shift), shift the largest log-marginal or log-target, so the relative
   // error stays exact when the optimal plan's mass underflows (an unbalanced problem with
   // costs far above epsilon), where the absolute one is 0.
+  // Distributed, the row side's shares are summed over ranks (the column side's are the same on
+  // every rank).
   Measure measure() {
     std::vector<LogSide> sides;
     if (p_.rho_a > 0) sides.push_back(log_side(true));
@@ -719,13 +818,21 @@ class Sinkhorn {
     double shift = -kInf;
     for (const LogSide& side : sides)
       shift = std::max({shift, side.marginal.maxCoeff(), side.target.maxCoeff()});
+    ranks_.max(&shift, 1);
     Measure out;
     if (!std::isfinite(shift)) return out;
+    // Each side's error and aimed mass, relative to exp(shift).
+    double shares[2][2] = {};
+    for (std::size_t k = 0; k < sides.size(); ++k) {
+      const Eigen::ArrayXd target = detail::exp_or_zero(sides[k].target - shift);
+      shares[k][0] = (detail::exp_or_zero(sides[k].marginal - shift) - target).abs().sum();
+      shares[k][1] = target.sum();
+    }
+    if (p_.rho_a > 0) ranks_.sum(shares[0], 2);
     double error = 0, aimed = 0;
-    for (const LogSide& side : sides) {
-      const Eigen::ArrayXd target = detail::exp_or_zero(side.target - shift);
-      error += (detail::exp_or_zero(side.marginal - shift) - target).abs().sum();
-      aimed = std::max(aimed, target.sum());
+    for (std::size_t k = 0; k < sides.size(); ++k) {
+      error += shares[k][0];
+      aimed = std::max(aimed, shares[k][1]);
     }
     out.error = error * std::exp(shift);
     out.relative = error / aimed;
@@ -792,28 +899,38 @@ class Sinkhorn {
 
   // The values of docs/conventions.md, "Reported values" for the current potentials; false if one
   // is not finite.
+  // Distributed, the sums over rows are summed over ranks, and the row marginal gathered.
   bool evaluate(Result& result) {
     const VectorXd r = row_marginal(), c = col_marginal();
     if (interrupted()) return true;
     result.marginal_error = measure().error;
-    result.mass = r.sum();
-    result.transport_cost = geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
-                                                     p_.epsilon, o_.threads);
-    const double rf = r.dot(f_), cg = c.dot(g_);
+    // The sums over this rank's rows: mass, <P, C>, <r, f>, the row penalty and conjugate term,
+    // and <r, log a> (over r > 0) for the entropy.
+    double rows[] = {
+        r.sum(),
+        geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_), p_.epsilon,
+                                 o_.threads),
+        r.dot(f_),
+        penalty(r, a_, p_.rho_a),
+        detail::conjugate_term(a_, f_, p_.rho_a),
+        (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum()};
+    ranks_.sum(rows, 6);
+    const auto& [mass, transport_cost, rf, row_penalty, row_conjugate, r_log_a] = rows;
+    result.mass = mass;
+    result.transport_cost = transport_cost;
+    const double cg = c.dot(g_);
     const double mass_term = p_.epsilon * (result.mass - mass_a_ * mass_b_);
-    result.primal = rf + cg - mass_term + penalty(r, a_, p_.rho_a) + penalty(c, b_, p_.rho_b);
-    result.dual = detail::conjugate_term(a_, f_, p_.rho_a) +
-                  detail::conjugate_term(b_, g_, p_.rho_b) - mass_term;
+    result.primal = rf + cg - mass_term + row_penalty + penalty(c, b_, p_.rho_b);
+    result.dual = row_conjugate + detail::conjugate_term(b_, g_, p_.rho_b) - mass_term;
     result.gap = result.primal - result.dual;
     // -sum P log P with log P_ij = log a_i + log b_j + (f_i + g_j - C_ij) / epsilon.
-    const double r_log_a = (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum();
     const double c_log_b = (c.array() > 0).select(c.array() * log_b_.array(), 0.0).sum();
     result.entropy = -(r_log_a + c_log_b + (rf + cg - result.transport_cost) / p_.epsilon);
-    result.row_marginal = r;
+    result.row_marginal = gather_rows(r);
     result.col_marginal = c;
     const auto vs = values(result);
     return std::all_of(vs.begin(), vs.end(), [](const double* v) { return std::isfinite(*v); }) &&
-           r.allFinite() && c.allFinite();
+           result.row_marginal.allFinite() && c.allFinite();
   }
 
   static std::array<double*, 7> values(Result& r) {
@@ -842,12 +959,13 @@ class Sinkhorn {
 
   // The potentials and what the result says about the problem.
   void describe_problem(Result& result) const {
-    result.f = f_;
+    result.f = gather_rows(f_);
     result.g = g_;
-    result.geometry = geometry_.describe();
+    result.geometry = describe_whole();
+    result.ranks = ranks_.size();
     result.regime = p_.regime();
     result.precision = std::is_same_v<T, float> ? "float" : "double";
-    result.n = p_.n();
+    result.n = whole_.n;
     result.m = p_.m();
     result.epsilon = p_.epsilon;
     result.rho_a = p_.rho_a;
@@ -855,15 +973,40 @@ class Sinkhorn {
     result.tolerance = effective_tolerance<T>(o_);
   }
 
+  // Every rank's entries of a vector over rows, in rank order.
+  VectorXd gather_rows(const VectorXd& local) const {
+    if (!distributed()) return local;
+    const std::vector<double> all =
+        ranks_.all_gather(std::vector<double>(local.data(), local.data() + local.size()));
+    return Eigen::Map<const VectorXd>(all.data(), Index(all.size()));
+  }
+
+  // The geometry's description with the whole problem's row count ("point cloud 20000 x ...",
+  // where this rank's block has fewer rows), as rank 0 describes its block.
+  std::string describe_whole() const {
+    std::string text = ranks_.broadcast(geometry_.describe(), 0);
+    if (!distributed()) return text;
+    const std::string rows = ranks_.broadcast(std::to_string(p_.n()), 0) + " x ";
+    const std::size_t at = text.find(rows);
+    if (at == std::string::npos) return text + " (rank 0's rows)";
+    return text.replace(at, rows.size(), std::to_string(whole_.n) + " x ");
+  }
+
   const std::chrono::steady_clock::time_point called_;
   const Problem<T>& p_;
   const SolverOptions& o_;
   const Geometry<T>& geometry_;
+  const Ranks& ranks_;
+  const Whole whole_;
   const VectorXd a_, b_, log_a_, log_b_;
   const double mass_a_, mass_b_;
   const double tolerance_;  // relative to the aimed mass
   double threshold_ = 0;    // in mass: tolerance_ times the aimed mass, as of the last check
   const DomainChoice choice_;
+  // What the passes and the loop watch for an interrupt: options.interrupt, or, distributed, the
+  // flag agree() sets when any rank's is set.
+  std::atomic<bool> agreed_stop_{false};
+  const std::atomic<bool>* stop_;
   VectorXd f_, g_;
   double eps_ = 0, tau_a_ = 1, tau_b_ = 1;
   // row_lse_ is valid for the current g when row_current_, col_lse_ for the current f.
@@ -935,12 +1078,22 @@ DomainChoice choose_domain(const Problem<T>& problem, const SolverOptions& optio
 }
 
 template <typename T>
-Result solve(const Problem<T>& problem, const SolverOptions& options) {
+Result solve(const Problem<T>& block, const SolverOptions& options, const Ranks& ranks) {
   const auto start = std::chrono::steady_clock::now();
-  validate(problem, options);
-  return Sinkhorn<T>(problem, options, start).run();
+  const Whole whole = validate_whole(block, options, ranks);
+  return Sinkhorn<T>(block, options, start, ranks, whole).run();
 }
 
+template <typename T>
+Result solve(const Problem<T>& problem, const SolverOptions& options) {
+  return solve(problem, options, Ranks::single());
+}
+
+
+template void validate(const Problem<float>&, const SolverOptions&, const Ranks&);
+template void validate(const Problem<double>&, const SolverOptions&, const Ranks&);
+template Result solve(const Problem<float>&, const SolverOptions&, const Ranks&);
+template Result solve(const Problem<double>&, const SolverOptions&, const Ranks&);
 template void validate(const Problem<float>&, const SolverOptions&);
 template void validate(const Problem<double>&, const SolverOptions&);
 template Result solve(const Problem<float>&, const SolverOptions&);

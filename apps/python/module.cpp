@@ -664,6 +664,7 @@ PYBIND11_MODULE(_eot, m) {
       .def_readonly("domain", &PyResult::domain)
       .def_readonly("absorptions", &PyResult::absorptions)
       .def_readonly("kernel_bytes", &PyResult::kernel_bytes)
+      .def_readonly("ranks", &PyResult::ranks)
       .def_readonly("f", &PyResult::f)
       .def_readonly("g", &PyResult::g)
       .def_readonly("row_marginal", &PyResult::row_marginal)

@@ -9,6 +9,7 @@
 #include "eot/attention.hpp"
 #include "eot/barycenter.hpp"
 #include "eot/batch.hpp"
+#include "eot/distributed.hpp"
 #include "eot/divergence.hpp"
 #include "eot/error.hpp"
 #include "eot/exact.hpp"

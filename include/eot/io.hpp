@@ -40,6 +40,17 @@ Matrix<double> read_matrix(const std::string& path, std::uint64_t memory_limit =
 // A matrix with one column or one row, as a vector.
 Vector<double> read_vector(const std::string& path);
 
+// Rows [rows part / parts, rows (part + 1) / parts) of a 1-D or 2-D array of `rows` rows: one
+// process's block of a problem split over `parts` (eot/distributed.hpp). A .npy file in C order
+// is read there only (its header, then one seek); other files are read whole, then cut.
+struct RowBlock {
+  Matrix<double> values;
+  Index begin = 0, rows = 0;  // the block's first row, and the whole array's rows
+};
+// Throws IoError as read_array, and for a 3-D array or fewer rows than parts.
+RowBlock read_row_block(const std::string& path, int part, int parts,
+                        std::uint64_t memory_limit = 0);
+
 // Both are written to a temporary file in the same folder, then renamed over `path`: a failure
 // never leaves a partial file nor damages an existing one. Throws OutputError.
 void write_matrix(const std::string& path, const Eigen::Ref<const Matrix<double>>& matrix);

@@ -182,6 +182,7 @@ struct Result {
   double entropy = 0;             // -sum P log P
   double mass = 0;                // sum P
   double solve_time_seconds = 0;  // the whole solve() call, validation included
+  int ranks = 1;                  // processes the rows were split over (eot/distributed.hpp)
   std::vector<Check> history;     // every convergence check
   // Interrupted results carry f and g (and the problem fields) only: the marginals are empty
   // and the values 0, since evaluating them would take more passes over the costs.

@@ -38,6 +38,7 @@ class Result:
     domain: str
     absorptions: int
     kernel_bytes: float
+    ranks: int
     f: np.ndarray
     g: np.ndarray
     row_marginal: np.ndarray

@@ -1,0 +1,11 @@
+// Built without MPI: one process.
+#include "ranks.hpp"
+
+namespace eot::cli {
+
+void start_ranks(int&, char**&) {}
+void end_ranks() {}
+const Ranks& world() { return Ranks::single(); }
+Matrix<double> gather_rows(const Matrix<double>& block) { return block; }
+
+}  // namespace eot::cli
