@@ -58,6 +58,13 @@ Matrix<T> to_precision(const std::string& file, const Eigen::Ref<const Matrix<do
   return values.template cast<T>();
 }
 
+// The same, moving the values when T is double: no second copy of what may be most of memory.
+template <typename T>
+Matrix<T> to_precision(const std::string& file, Matrix<double>&& values) {
+  if constexpr (std::is_same_v<T, double>) return std::move(values);
+  return to_precision<T>(file, values, -1);
+}
+
 // Bytes per entry of an n x m result held in T and written out: the writer takes doubles, so
 // a float result is converted first (measured peaks: 8.0 in double, 11.9 in float).
 template <typename T>

@@ -66,7 +66,7 @@ std::vector<std::shared_ptr<const Geometry<T>>> read_geometries(const ProblemInp
     }
     return geometries;
   }
-  const io::Array x = io::read_array(args.x, limit), y = io::read_array(args.y, limit);
+  io::Array x = io::read_array(args.x, limit), y = io::read_array(args.y, limit);
   batch = x.shape.size() == 3 || y.shape.size() == 3;
   if (x.values.cols() != y.values.cols()) {
     bad_input(args.x + " has " + std::to_string(x.values.cols()) + " columns but " + args.y +
@@ -77,8 +77,18 @@ std::vector<std::shared_ptr<const Geometry<T>>> read_geometries(const ProblemInp
               ") hold different numbers of point clouds; a batch pairs them one to one (or "
               "shares a 2-D one)");
   }
-  const Matrix<T> xs = to_precision<T>(args.x, x.values), ys = to_precision<T>(args.y, y.values);
   const Index layers = std::max(x.layers(), y.layers());
+  try {
+    if (layers == 1) {  // moved, not copied, as a dense cost is
+      geometries.push_back(std::make_shared<PointCloud<T>>(
+          to_precision<T>(args.x, std::move(x.values)),
+          to_precision<T>(args.y, std::move(y.values)), metric_from_string(args.metric)));
+      return geometries;
+    }
+  } catch (const InvalidArgument& e) {
+    refuse_with_file(e, args);
+  }
+  const Matrix<T> xs = to_precision<T>(args.x, x.values), ys = to_precision<T>(args.y, y.values);
   const Index n = xs.rows() / x.layers(), m = ys.rows() / y.layers();
   try {
     for (Index k = 0; k < layers; ++k) {
@@ -233,19 +243,19 @@ Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ran
   const std::string& rows_file = args.cost.empty() ? args.x : args.cost;
   io::RowBlock block = io::read_row_block(rows_file, ranks.rank(), ranks.size(), limit);
   offset = block.begin;
+  const Index columns = block.values.cols();
   std::shared_ptr<const Geometry<T>> geometry;
   try {
     if (!args.cost.empty()) {
-      geometry = std::make_shared<CostMatrix<T>>(to_precision<T>(args.cost, block.values));
+      geometry = std::make_shared<CostMatrix<T>>(to_precision<T>(args.cost, std::move(block.values)));
     } else {
-      const Matrix<double> y = io::read_matrix(args.y, limit);
-      if (block.values.cols() != y.cols()) {
-        bad_input(args.x + " has " + std::to_string(block.values.cols()) + " columns but " +
-                  args.y + " has " + std::to_string(y.cols()) +
-                  " (points need the same dimension)");
+      Matrix<double> y = io::read_matrix(args.y, limit);
+      if (columns != y.cols()) {
+        bad_input(args.x + " has " + std::to_string(columns) + " columns but " + args.y +
+                  " has " + std::to_string(y.cols()) + " (points need the same dimension)");
       }
-      geometry = std::make_shared<PointCloud<T>>(to_precision<T>(args.x, block.values),
-                                                 to_precision<T>(args.y, y),
+      geometry = std::make_shared<PointCloud<T>>(to_precision<T>(args.x, std::move(block.values)),
+                                                 to_precision<T>(args.y, std::move(y)),
                                                  metric_from_string(args.metric));
     }
   } catch (const InvalidArgument& e) {

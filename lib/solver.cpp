@@ -499,7 +499,11 @@ class Sinkhorn {
         if (o_.callback) {
           const IterationInfo info{iterations, int(stage), int(stages.size()), eps_,
                                    error,      threshold_, elapsed(),          newton_steps_};
-          const CallbackAction action = o_.callback(info);
+          // Distributed, the strongest action any rank's callback asks for (Abort over Stop over
+          // Continue).
+          double asked = double(o_.callback(info));
+          ranks_.max(&asked, 1);
+          const CallbackAction action = CallbackAction(int(asked));
           if (action != CallbackAction::Continue) {
             const bool stop = action == CallbackAction::Stop;
             result.status = stop ? Status::StoppedByCallback : Status::AbortedByCallback;

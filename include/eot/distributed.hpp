@@ -50,7 +50,9 @@ class Ranks {
 // the log domain, without the Newton stage (both need the whole plan's rows on one process).
 // Bad input throws the same InvalidArgument on every rank (indices of rows are global).
 // SolverOptions::interrupt is each rank's own: once it is true on any rank, every rank stops
-// at the next update and returns Status::Interrupted. The callback runs on every rank.
+// at the next update and returns Status::Interrupted. The callback runs on every rank, and the
+// strongest action any rank's returns is every rank's (Abort, then Stop). solve_time_seconds
+// is each rank's own clock.
 template <typename T>
 Result solve(const Problem<T>& block, const SolverOptions& options, const Ranks& ranks);
 // The checks of validate(), over the whole problem, with the same agreement on every rank.

@@ -41,6 +41,7 @@ struct IterationInfo {
   int newton_steps = 0;  // of the iterations so far, Newton steps
 };
 
+// Ordered by strength: a distributed solve takes the strongest any rank asks for.
 enum class CallbackAction { Continue, Stop, Abort };
 using IterationCallback = std::function<CallbackAction(const IterationInfo&)>;
 

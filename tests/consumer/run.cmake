@@ -1,18 +1,57 @@
 # Installs the build tree into a temporary prefix, then configures, builds and runs the consumer;
-# with PYTHON_DIR (the package's place under the prefix), also imports the installed module
-# (no ';' in arguments: run() would split them there).
+# with PYTHON_DIR (the package's place under the prefix), also imports the installed module;
+# with MPIRUN, also runs the distributed example on 2 ranks (no ';' in arguments: run() would
+# split them there).
+# With DOC, the outputs of the two examples must be what DOC shows after "Its output:" and "Its
+# output (from rank 0):", timings aside, where the AVX-512 kernels run (as DOC's were; other
+# instruction sets sum in another order).
+if(DOC)
+  file(READ /proc/cpuinfo cpu)
+  if(NOT cpu MATCHES "avx512f")
+    unset(DOC)
+  endif()
+endif()
 file(REMOVE_RECURSE ${WORK_DIR})
+set(printed "")
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT code EQUAL 0)
     message(FATAL_ERROR "failed (${code}): ${ARGN}\n${out}\n${err}")
   endif()
   message("${out}")
+  set(printed "${out}" PARENT_SCOPE)
+endfunction()
+function(expect_shown heading)
+  if(NOT DOC)
+    return()
+  endif()
+  file(READ ${DOC} text)
+  string(FIND "${text}" "${heading}\n\n```\n" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${DOC} shows no '${heading}'")
+  endif()
+  string(LENGTH "${heading}\n\n```\n" skip)
+  math(EXPR at "${at} + ${skip}")
+  string(SUBSTRING "${text}" ${at} -1 text)
+  string(FIND "${text}" "```" end)
+  string(SUBSTRING "${text}" 0 ${end} shown)
+  set(got "${printed}")
+  foreach(variable shown got)  # seconds differ from run to run
+    string(REGEX REPLACE "[0-9.e+-]+ s\n" "T s\n" ${variable} "${${variable}}")
+  endforeach()
+  if(NOT got STREQUAL shown)
+    message(FATAL_ERROR "${DOC} shows after '${heading}':\n${shown}\nthe example prints:\n${got}")
+  endif()
 endfunction()
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+expect_shown("Its output:")
+if(MPIRUN)
+  run(${MPIRUN} --oversubscribe --allow-run-as-root -np 2 ${WORK_DIR}/build/consumer_mpi)
+  expect_shown("Its output (from rank 0):")
+endif()
 if(PYTHON_DIR)
   run(${CMAKE_COMMAND} -E env PYTHONPATH=${WORK_DIR}/prefix/${PYTHON_DIR} ${PYTHON}
       -c "import eot\nprint('installed Python module', eot.__version__, eot.solve([[0.0]], epsilon=1).status)")
