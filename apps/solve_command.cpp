@@ -211,7 +211,8 @@ void add_solve_command(CLI::App& app, Runner& run) {
   CLI::App* command = app.add_subcommand(
       "solve",
       "Solve an entropic OT problem from files, or a batch of them (a 3-D .npy cost or point "
-      "cloud: B x n x m, B x n x d; --a, --b 1-D shared or B rows)");
+      "cloud: B x n x m, B x n x d; --a, --b 1-D shared or B rows). Under mpirun -np P, one "
+      "problem's rows are split over P processes, each reading its own (docs/cli.md)");
   command->footer(kExitCodes);
   command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")
       ->required()
