@@ -56,10 +56,11 @@ nlohmann::ordered_json to_json(const Result& r) {
   return j;
 }
 
-Eigen::VectorXd concatenate(const Eigen::VectorXd& first, const Eigen::VectorXd& second) {
-  Eigen::VectorXd both(first.size() + second.size());
-  both << first, second;
-  return both;
+// Two vectors under their names (f and g, or the marginals): an .npz file holds them by name,
+// any other one after the other.
+std::vector<io::NamedArray> named(const char* first, const Eigen::VectorXd& a, const char* second,
+                                  const Eigen::VectorXd& b) {
+  return {{first, a.data(), {a.size()}}, {second, b.data(), {b.size()}}};
 }
 
 // The plan at a result's potentials, refused if it overflows (after a numerical failure): no
@@ -77,6 +78,14 @@ Matrix<T> finite_plan(const std::string& path, const Problem<T>& problem, const 
 
 // A batch (a 3-D cost or point cloud): every problem solved, the outputs stacked, problem k in
 // layer or row k.
+// Where the report (or JSON) goes: the standard output, or the standard error when an output
+// takes the standard output ("-").
+std::ostream& report_stream(const SolveArgs& args) {
+  for (const std::string* path : {&args.plan, &args.potentials, &args.marginals})
+    if (*path == "-") return std::cerr;
+  return std::cout;
+}
+
 template <typename T>
 int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) {
   const Index count = Index(problems.size()), n = problems[0].n(), m = problems[0].m();
@@ -108,14 +117,24 @@ int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) 
     }
     outputs.write_array(args.plan, plans);
   }
+  // Problem k's f and g in row k of the potentials (f its first n columns); its marginals alike.
   Matrix<double> potentials(count, n + m), marginals(count, n + m);
   for (Index k = 0; k < count; ++k) {
     potentials.row(k) << results[k].f.transpose(), results[k].g.transpose();
     if (!args.marginals.empty())
       marginals.row(k) << results[k].row_marginal.transpose(), results[k].col_marginal.transpose();
   }
-  if (!args.potentials.empty()) outputs.write_matrix(args.potentials, potentials);
-  if (!args.marginals.empty()) outputs.write_matrix(args.marginals, marginals);
+  for (const auto& [path, values, first, second] :
+       {std::tuple{args.potentials, &potentials, "f", "g"},
+        {args.marginals, &marginals, "row_marginal", "col_marginal"}}) {
+    if (path.empty()) continue;
+    if (io::is_archive(path)) {  // B x n and B x m, by name
+      const Matrix<double> left = values->leftCols(n), right = values->rightCols(m);
+      outputs.write_named(path, {{first, left.data(), {count, n}}, {second, right.data(), {count, m}}});
+    } else {
+      outputs.write_matrix(path, *values);
+    }
+  }
   throw_if_interrupted();
   outputs.commit();
   bool converged = true;
@@ -127,7 +146,7 @@ int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) 
   if (args.json) {
     std::cout << all.dump(2) << "\n";
   } else {
-    std::cout << batch_report(results, seconds);
+    report_stream(args) << batch_report(results, seconds);
   }
   return converged ? kConverged : kNotConverged;
 }
@@ -137,9 +156,12 @@ int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) 
 template <typename T>
 int solve(const SolveArgs& args) {
   const ProblemInput& in = args.input;
-  io::check_outputs(
-      {{"--plan", args.plan}, {"--potentials", args.potentials}, {"--marginals", args.marginals}},
-      {in.cost, in.x, in.y, in.a, in.b});
+  io::check_outputs({{"--plan", args.plan, true, true},
+                     {"--potentials", args.potentials, true, true},
+                     {"--marginals", args.marginals, true, true}},
+                    {in.cost, in.x, in.y, in.a, in.b});
+  if (args.json && &report_stream(args) != &std::cout)
+    bad_input("--json and an output - both write the standard output; name a file for one");
   const Problems<T> set = read_problems<T>(args.input, args.epsilon);
   if (set.batch) return solve_batch(args, set.problems);
   const Problem<T>& problem = set.problems.front();
@@ -189,9 +211,10 @@ int solve(const SolveArgs& args) {
     io::OutputBatch outputs;
     if (!args.plan.empty()) outputs.write_matrix(args.plan, plan);
     if (!args.potentials.empty())
-      outputs.write_vector(args.potentials, concatenate(result.f, result.g));
+      outputs.write_named(args.potentials, named("f", result.f, "g", result.g));
     if (!args.marginals.empty()) {
-      outputs.write_vector(args.marginals, concatenate(result.row_marginal, result.col_marginal));
+      outputs.write_named(args.marginals, named("row_marginal", result.row_marginal,
+                                                "col_marginal", result.col_marginal));
     }
     throw_if_interrupted();
     outputs.commit();
@@ -199,7 +222,7 @@ int solve(const SolveArgs& args) {
   if (args.json) {
     std::cout << to_json(result).dump(2) << "\n";
   } else {
-    std::cout << result.full_report();
+    report_stream(args) << result.full_report();
   }
   return result.converged() ? kConverged : kNotConverged;
 }
@@ -221,11 +244,15 @@ void add_solve_command(CLI::App& app, Runner& run) {
   command->option_defaults()->group(kOutputGroup);
   command->add_flag("--json", args->json, "print one JSON object on stdout instead of the report");
   add_progress_options(*command, args->quiet, args->progress);
-  command->add_option("--plan", args->plan, "write the plan (n x m; a batch's B x n x m, .npy)");
+  command->add_option("--plan", args->plan,
+                      "write the plan (n x m; a batch's B x n x m, .npy); - writes any one output "
+                      "to the standard output as text, and the report to the standard error");
   command->add_option("--potentials", args->potentials,
-                      "write f then g (n + m values; a batch's B rows of them)");
+                      "write f then g (n + m values; a batch's B rows of them); to .npz, "
+                      "the arrays f and g by name");
   command->add_option("--marginals", args->marginals,
-                      "write P 1 then P^T 1 (n + m values; a batch's B rows of them)");
+                      "write P 1 then P^T 1 (n + m values; a batch's B rows of them); to .npz, "
+                      "the arrays row_marginal and col_marginal by name");
   command->callback([args, &run] {
     require_geometry(args->input);
     run = [args] {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <numeric>
 #include <sstream>
 #include <string_view>
 #include <vector>
@@ -407,39 +409,109 @@ Array detail::parse_npy(const std::string& path, std::string_view bytes) {
 
 namespace {
 
-bool write_npy(FILE* out, const double* data, const std::vector<Index>& shape) {
-  std::string dims;
+std::size_t entries(const std::vector<Index>& shape) {
   std::size_t count = 1;
-  for (Index dim : shape) {
-    dims += (dims.empty() ? "" : ", ") + std::to_string(dim);
-    count *= std::size_t(dim);
-  }
+  for (Index dim : shape) count *= std::size_t(dim);
+  return count;
+}
+
+// The magic string, version 1.0, and the header of a float64 C-order array.
+std::string npy_header(const std::vector<Index>& shape) {
+  std::string dims;
+  for (Index dim : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(dim);
   if (shape.size() == 1) dims += ",";
   std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + dims + "), }";
   header.append(63 - (10 + header.size()) % 64, ' ');  // total length a multiple of 64
   header += '\n';
-  const unsigned char preamble[10] = {0x93,
-                                      'N',
-                                      'U',
-                                      'M',
-                                      'P',
-                                      'Y',
-                                      1,
-                                      0,
-                                      static_cast<unsigned char>(header.size() & 0xff),
-                                      static_cast<unsigned char>(header.size() >> 8)};
-  return std::fwrite(preamble, 1, 10, out) == 10 &&
-         std::fwrite(header.data(), 1, header.size(), out) == header.size() &&
+  const char preamble[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                             char(header.size() & 0xff), char(header.size() >> 8)};
+  return std::string(preamble, 10) + header;
+}
+
+bool write_npy(FILE* out, const double* data, const std::vector<Index>& shape) {
+  const std::string header = npy_header(shape);
+  const std::size_t count = entries(shape);
+  return std::fwrite(header.data(), 1, header.size(), out) == header.size() &&
          std::fwrite(data, sizeof(double), count, out) == count;
+}
+
+// .npz: a zip archive of .npy files, stored (not compressed), as numpy.savez writes them;
+// numpy.load gives each array by its name. Without ZIP64: at most 4 GB.
+std::uint32_t crc32(const std::string& bytes) {
+  static const std::array<std::uint32_t, 256> table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t k = 0; k < 256; ++k) {
+      std::uint32_t c = k;
+      for (int bit = 0; bit < 8; ++bit) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[k] = c;
+    }
+    return t;
+  }();
+  std::uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char byte : bytes) c = table[(c ^ byte) & 0xff] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+bool write_npz(const std::string& path, FILE* out, const std::vector<NamedArray>& arrays) {
+  auto put = [](std::string& to, std::uint64_t value, int bytes) {
+    for (int k = 0; k < bytes; ++k) to += char((value >> (8 * k)) & 0xff);
+  };
+  std::string directory;
+  std::uint64_t offset = 0;
+  for (const NamedArray& array : arrays) {
+    const std::string name = array.name + ".npy";
+    std::string member = npy_header(array.shape);
+    member.append(reinterpret_cast<const char*>(array.data),
+                  entries(array.shape) * sizeof(double));
+    if (offset + member.size() + 100 > 0xFFFFFFFFu)
+      fail(path, "an .npz archive over 4 GB is not written; write .npy files instead");
+    const std::uint32_t crc = crc32(member);
+    // The fields a local header and its central directory entry share: version 2.0, no
+    // flags, stored, 1980-01-01 00:00, the CRC, the sizes and the name's length.
+    std::string common;
+    put(common, 20, 2);
+    put(common, 0, 2);
+    put(common, 0, 2);
+    put(common, 0, 2);
+    put(common, 0x21, 2);
+    put(common, crc, 4);
+    put(common, member.size(), 4);
+    put(common, member.size(), 4);
+    put(common, name.size(), 2);
+    put(common, 0, 2);  // no extra field
+    std::string local;
+    put(local, 0x04034b50, 4);
+    local += common + name;
+    put(directory, 0x02014b50, 4);
+    put(directory, 20, 2);  // made by version 2.0
+    directory += common;
+    put(directory, 0, 2 + 2 + 2 + 4);  // no comment; disk 0; no attributes
+    put(directory, offset, 4);
+    directory += name;
+    if (std::fwrite(local.data(), 1, local.size(), out) != local.size() ||
+        std::fwrite(member.data(), 1, member.size(), out) != member.size())
+      return false;
+    offset += local.size() + member.size();
+  }
+  std::string end;
+  put(end, 0x06054b50, 4);
+  put(end, 0, 2 + 2);  // this disk, the directory's disk
+  put(end, arrays.size(), 2);
+  put(end, arrays.size(), 2);
+  put(end, directory.size(), 4);
+  put(end, offset, 4);
+  put(end, 0, 2);  // no comment
+  return std::fwrite(directory.data(), 1, directory.size(), out) == directory.size() &&
+         std::fwrite(end.data(), 1, end.size(), out) == end.size();
 }
 
 // ---------------------------------------------------------------------------------------------
 
-enum class Format { Text, Npy };
+enum class Format { Text, Npy, Npz };
 
-// How messages name a file: "-" is the standard input.
-std::string shown(const std::string& path) {
-  return path == "-" ? "standard input" : path;
+// How messages name a file: "-" is the standard input (or, written, the standard output).
+std::string shown(const std::string& path, bool output = false) {
+  return path != "-" ? path : output ? "standard output" : "standard input";
 }
 
 Format format_of(const std::string& path) {
@@ -447,9 +519,11 @@ Format format_of(const std::string& path) {
     const std::size_t n = std::strlen(suffix);
     return path.size() >= n && path.compare(path.size() - n, n, suffix) == 0;
   };
+  if (path == "-") return Format::Text;  // written to the standard output
   if (ends_with(".npy")) return Format::Npy;
+  if (ends_with(".npz")) return Format::Npz;
   if (ends_with(".csv") || ends_with(".txt")) return Format::Text;
-  fail(path, "unknown file type; expected a name ending in .csv, .txt or .npy");
+  fail(path, "unknown file type; expected a name ending in .csv, .txt or .npy (.npz for outputs)");
 }
 
 // The process's umask, read without changing it (Linux), else by setting and restoring it.
@@ -491,6 +565,7 @@ void forget(const std::string& temporary) {
 }
 
 void discard(const OutputBatch::Staged& staged) {
+  if (staged.requested == "-") return;  // held in memory
   std::remove(staged.temporary.c_str());
   forget(staged.temporary);
 }
@@ -507,7 +582,18 @@ void discard(const OutputBatch::Staged& staged) {
 template <typename Write>
 OutputBatch::Staged stage(const std::string& requested, Write&& write,
                           const std::function<bool(const std::string&)>& produce = {}) {
-  auto refuse = [&](const std::string& why) { throw OutputError(requested + ": " + why); };
+  auto refuse = [&](const std::string& why) { throw OutputError(shown(requested, true) + ": " + why); };
+  if (requested == "-") {  // the standard output: held until commit()
+    char* buffer = nullptr;
+    std::size_t size = 0;
+    FILE* out = open_memstream(&buffer, &size);
+    const bool written = out != nullptr && write(out);
+    if (out != nullptr) std::fclose(out);
+    OutputBatch::Staged staged{"", "-", "-", std::string(buffer ? buffer : "", size)};
+    std::free(buffer);
+    if (!written) refuse("cannot write");
+    return staged;
+  }
   std::error_code error_code;
   const std::filesystem::path link(requested);
   const std::string path =
@@ -533,7 +619,7 @@ OutputBatch::Staged stage(const std::string& requested, Write&& write,
   fchmod(fd, mode);
   if (produce) {
     close(fd);
-    OutputBatch::Staged staged{temporary, path, requested};
+    OutputBatch::Staged staged{temporary, path, requested, {}};
     if (!produce(temporary)) {
       discard(staged);
       refuse("could not be written");
@@ -545,7 +631,7 @@ OutputBatch::Staged stage(const std::string& requested, Write&& write,
   if (error == 0 && (std::fflush(out) != 0 || fsync(fd) != 0)) error = errno;
   const bool closed = out != nullptr ? std::fclose(out) == 0 : close(fd) == 0;
   if (!closed && error == 0) error = errno;
-  OutputBatch::Staged staged{temporary, path, requested};
+  OutputBatch::Staged staged{temporary, path, requested, {}};
   if (error != 0) {
     discard(staged);
     refuse(std::string("cannot write: ") + std::strerror(error));
@@ -561,15 +647,22 @@ void publish(const OutputBatch::Staged& staged) {
   {
     std::lock_guard<std::mutex> guard(all.lock);
     if (all.cancelled) error = ECANCELED;
-    if (error == 0 && std::rename(staged.temporary.c_str(), staged.path.c_str()) != 0)
+    if (staged.requested == "-") {
+      if (error == 0 && (std::fwrite(staged.held.data(), 1, staged.held.size(), stdout) !=
+                             staged.held.size() ||
+                         std::fflush(stdout) != 0))
+        error = errno ? errno : EIO;
+    } else if (error == 0 && std::rename(staged.temporary.c_str(), staged.path.c_str()) != 0) {
       error = errno;
+    }
   }
   if (error != 0) {
     discard(staged);
-    throw OutputError(staged.requested + ": " +
+    throw OutputError(shown(staged.requested, true) + ": " +
                       (error == ECANCELED ? std::string(kStopping)
                                           : "cannot write: " + std::string(std::strerror(error))));
   }
+  if (staged.requested == "-") return;
   forget(staged.temporary);
   const std::filesystem::path folder = std::filesystem::path(staged.path).parent_path();
   const int dir = open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
@@ -580,7 +673,7 @@ void publish(const OutputBatch::Staged& staged) {
 }
 
 // An array file staged at `path`, in the format its extension names (text: 1 or 2 dimensions,
-// a vector one value a line).
+// a vector one value a line; .npz: one array, named arr_0 as numpy.savez names it).
 OutputBatch::Staged stage_array(const std::string& path, const double* data,
                                 const std::vector<Index>& shape) {
   const Format format = format_of(path);
@@ -590,7 +683,15 @@ OutputBatch::Staged stage_array(const std::string& path, const double* data,
   }
   const Index rows = shape[0], cols = shape.size() == 1 ? 1 : shape[1];
   return stage(path, [&](FILE* out) {
-    return format == Format::Npy ? write_npy(out, data, shape) : write_text(out, data, rows, cols);
+    switch (format) {
+      case Format::Npy:
+        return write_npy(out, data, shape);
+      case Format::Npz:
+        return write_npz(path, out, {{"arr_0", data, shape}});
+      case Format::Text:
+        break;
+    }
+    return write_text(out, data, rows, cols);
   });
 }
 
@@ -610,6 +711,8 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
   const std::string name = shown(path);
   std::ifstream in(file, std::ios::binary);
   if (!in) fail(name, std::string("cannot open: ") + std::strerror(errno));
+  if (!standard_input && format_of(path) == Format::Npz)
+    fail(name, ".npz archives are written, not read; give each array as a .npy file");
   const bool npy = standard_input ? in.peek() == std::char_traits<char>::to_int_type(kNpyMagic[0])
                                   : format_of(path) == Format::Npy;
   // Refused before reading if it cannot fit: a .npy file of float64 in C order takes its size,
@@ -756,6 +859,27 @@ void OutputBatch::write_array(const std::string& path, const Array& array) {
   staged_.push_back(stage_array(path, array.values.data(), array.shape));
 }
 
+bool is_archive(const std::string& path) {
+  return path.size() >= 4 && path.compare(path.size() - 4, 4, ".npz") == 0;
+}
+
+void OutputBatch::write_named(const std::string& path, const std::vector<NamedArray>& arrays) {
+  if (is_archive(path)) {
+    staged_.push_back(stage(path, [&](FILE* out) { return write_npz(path, out, arrays); }));
+    return;
+  }
+  Vector<double> all(Index(std::accumulate(
+      arrays.begin(), arrays.end(), std::size_t(0),
+      [](std::size_t sum, const NamedArray& array) { return sum + entries(array.shape); })));
+  Index at = 0;
+  for (const NamedArray& array : arrays) {
+    const Index count = Index(entries(array.shape));
+    all.segment(at, count) = Eigen::Map<const Vector<double>>(array.data, count);
+    at += count;
+  }
+  write_vector(path, all);
+}
+
 void OutputBatch::write_text(const std::string& path, const std::string& text) {
   staged_.push_back(stage_text(path, text));
 }
@@ -813,14 +937,25 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
   for (std::size_t k = 0; k < outputs.size(); ++k) {
     const OutputPath& o = outputs[k];
     if (o.path.empty()) continue;
+    if (o.path == "-") {
+      if (!o.may_be_standard_output)
+        throw InvalidArgument(o.option + ": -: this output cannot go to the standard output; name a file");
+      for (std::size_t other = 0; other < k; ++other) {
+        if (outputs[other].path == "-") {
+          throw InvalidArgument(outputs[other].option + " and " + o.option +
+                                " both write the standard output (-); name a file for one");
+        }
+      }
+      continue;
+    }
     const std::string name = o.option + ": " + o.path;
     if (o.array) {
       try {
         format_of(o.path);
       } catch (const IoError&) {
         throw InvalidArgument(name +
-                              ": unknown file type; expected a name ending in .csv, .txt "
-                              "or .npy");
+                              ": unknown file type; expected a name ending in .csv, .txt, "
+                              ".npy or .npz");
       }
     }
     const fs::path folder = fs::path(o.path).parent_path();

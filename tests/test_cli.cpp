@@ -187,6 +187,30 @@ TEST_CASE("cli: '-' reads an input from the standard input, text or .npy, a file
   CHECK(contains(twice.err, "the standard input can be read once"));
 }
 
+TEST_CASE("cli: '-' writes one output to the standard output, the report then to the standard error") {
+  Sandbox box;
+  const Run file = box.run(kSmallArgs + " --potentials potentials.csv");
+  REQUIRE(file.exit == 0);
+  const Run out = box.run(kSmallArgs + " --potentials -");
+  CHECK(out.exit == 0);
+  CHECK(out.out == slurp(box.dir / "potentials.csv"));
+  CHECK(contains(out.err, "eot: entropic optimal transport, Sinkhorn"));
+  CHECK(contains(out.err, "status          converged"));
+  const Run json = box.run(kSmallArgs + " --potentials - --json");
+  CHECK(json.exit == 2);
+  CHECK(contains(json.err, "--json and an output - both write the standard output"));
+  const Run two = box.run(kSmallArgs + " --potentials - --marginals -");
+  CHECK(two.exit == 2);
+  CHECK(contains(two.err, "--potentials and --marginals both write the standard output (-)"));
+  const Run sweep = box.run("sweep --cost " + kSmall + "cost.csv --epsilon-range 0.1:1:2 --table -");
+  CHECK(sweep.exit == 2);
+  CHECK(contains(sweep.err, "--table: -: this output cannot go to the standard output"));
+  box.run(kSmallArgs + " --plan - 2> err.txt > /dev/full; echo $? > code.txt; true");
+  CHECK(slurp(box.dir / "code.txt") == "4\n");
+  CHECK(contains(slurp(box.dir / "err.txt"),
+                 "eot: standard output: cannot write: No space left on device"));
+}
+
 TEST_CASE("cli: --json is one object that agrees with the library") {
   Sandbox box;
   const Run r = box.run(kSmallArgs + " --json");

@@ -3,6 +3,8 @@
 // .npy: NumPy arrays, little-endian float64 or float32, C or Fortran order, 1-D (read as a
 // column), 2-D, or 3-D (read_array only: a stack of matrices, e.g. a batch of problems). Written
 // as float64, C order; a vector as a 1-D array.
+// .npz (written only): a zip archive of .npy arrays, stored uncompressed, as numpy.savez writes;
+// an array without a name is arr_0.
 // .csv, .txt: one matrix row per line, numbers separated by commas and/or white space,
 // '#' starts a comment line, blank lines are skipped; inf, -inf and nan are read as such
 // (whether they are allowed is for the caller to check). Output uses 17 significant digits,
@@ -58,6 +60,13 @@ void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>
 // Any text (e.g. a CSV table with a header), written the same atomic way.
 void write_text(const std::string& path, const std::string& text);
 
+// An array to write under a name (in an .npz archive): `data` holds its entries in C order.
+struct NamedArray {
+  std::string name;
+  const double* data;
+  std::vector<Index> shape;
+};
+
 // Several outputs that land together or not at all: each write_* writes its temporary at once;
 // commit() then replaces the destinations (after a failure, the ones already replaced stay).
 // Destroyed without commit(), the temporaries are removed and no destination is touched.
@@ -71,6 +80,9 @@ class OutputBatch {
   void write_vector(const std::string& path, const Eigen::Ref<const Vector<double>>& vector);
   // Any of 1 to 3 dimensions; 3 only to a .npy file (IoError otherwise).
   void write_array(const std::string& path, const Array& array);
+  // Several arrays: to .npz, each under its name (numpy.load(path)["f"]); to any other format,
+  // their entries one after the other as one vector.
+  void write_named(const std::string& path, const std::vector<NamedArray>& arrays);
   void write_text(const std::string& path, const std::string& text);
   // A file another program writes: produce(temporary) writes the temporary (named with the
   // destination's extension) and returns true, or false if it failed (OutputError).
@@ -80,20 +92,28 @@ class OutputBatch {
 
   struct Staged {
     std::string temporary, path, requested;
+    std::string held;  // the standard output's content (path "-"), written at commit()
   };
 
  private:
   std::vector<Staged> staged_;
 };
 
+// True if `path` names an .npz archive (arrays by name).
+bool is_archive(const std::string& path);
+
 // What a command will write, named by its option (e.g. "--plan"); `array`: a matrix or
 // vector file, whose name must end in .csv, .txt or .npy.
 struct OutputPath {
   std::string option, path;
   bool array = true;
+  // "-" (the standard output, as text) is allowed for one output, when the command can print
+  // its report elsewhere.
+  bool may_be_standard_output = false;
 };
 // Checks, before any work, that the outputs can be written: a known extension, an existing
-// folder, no two outputs the same file, no output that is also one of `inputs`, and no more
+// folder, no two outputs the same file, no output that is also one of `inputs`, at most one
+// output "-" (where allowed), and no more
 // than one input "-" (the standard input). Throws InvalidArgument naming the option and the
 // file. Empty paths are skipped.
 void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std::string>& inputs);
