@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -366,6 +367,15 @@ Progress progress_mode(bool quiet, bool json, bool forced) {
   if (quiet || json) return Progress::Off;
   if (isatty(STDERR_FILENO)) return Progress::Terminal;
   return forced ? Progress::Log : Progress::Off;
+}
+
+void announce_reads(Progress mode, const ProblemInput& input, bool& printed) {
+  for (const std::string* path : {&input.cost, &input.x, &input.y, &input.a, &input.b}) {
+    std::error_code error;
+    const double bytes = path->empty() || *path == "-" ? 0 : double(std::filesystem::file_size(*path, error));
+    if (!error && bytes >= 64.0 * (1 << 20))
+      announce(mode, "eot: reading " + *path + ", " + format_bytes(bytes), printed);
+  }
 }
 
 void end_progress(Progress mode, bool& printed) {

@@ -60,6 +60,9 @@ enum class Progress { Off, Terminal, Log };
 // --quiet and --progress (which exclude each other).
 void add_progress_options(CLI::App& app, bool& quiet, bool& progress);
 Progress progress_mode(bool quiet, bool json, bool forced);
+// Announces the reading of each input file of 64 MB or more ("eot: reading cost.npy, 1.2 GB"):
+// the first long phase of a run. Call before read_problems.
+void announce_reads(Progress mode, const ProblemInput& input, bool& printed);
 // Ends a terminal's progress line, if one is up.
 void end_progress(Progress mode, bool& printed);
 // A line of its own ("eot: kernel domain, K takes 32 MB"), ending a progress line if one is up.

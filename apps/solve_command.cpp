@@ -162,6 +162,9 @@ int solve(const SolveArgs& args) {
                     {in.cost, in.x, in.y, in.a, in.b});
   if (args.json && &report_stream(args) != &std::cout)
     bad_input("--json and an output - both write the standard output; name a file for one");
+  const Progress progress = progress_mode(args.quiet, args.json, args.progress);
+  bool printed = false;
+  announce_reads(progress, in, printed);
   const Problems<T> set = read_problems<T>(args.input, args.epsilon);
   if (set.batch) return solve_batch(args, set.problems);
   const Problem<T>& problem = set.problems.front();
@@ -177,8 +180,6 @@ int solve(const SolveArgs& args) {
                          options.memory_limit, problem.geometry->bytes());
     });
   }
-  const Progress progress = progress_mode(args.quiet, args.json, args.progress);
-  bool printed = false;
   // Before the first pass: where the iterations will run and what that takes.
   if (progress != Progress::Off) {
     announce(progress,

@@ -143,6 +143,9 @@ int sweep(const SweepArgs& args) {
   io::check_outputs({{"--table", args.table, false}, {"--plot", args.plot, false}},
                     {in.cost, in.x, in.y, in.a, in.b});
   const std::vector<double> grid = epsilon_grid(args);
+  const Progress progress = progress_mode(args.quiet, args.json, args.progress);
+  bool printed = false;
+  announce_reads(progress, args.input, printed);
   Problem<T> problem = read_problem<T>(args.input, grid.back(), "sweep");
   for (double e : grid) {  // every epsilon must make a valid problem
     problem.epsilon = e;
@@ -153,8 +156,6 @@ int sweep(const SweepArgs& args) {
   std::vector<Result> results(grid.size());
   SolverOptions options = args.input.options;
   options.interrupt = interrupt_flag();
-  const Progress progress = progress_mode(args.quiet, args.json, args.progress);
-  bool printed = false;
   for (std::size_t k = grid.size(); k-- > 0;) {
     problem.epsilon = grid[k];
     char prefix[64];

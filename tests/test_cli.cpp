@@ -161,6 +161,24 @@ TEST_CASE("cli: --progress writes a log line per update where stderr is not a te
   CHECK(box.run(solve + " --progress --quiet").exit == 2);
 }
 
+TEST_CASE("cli: --progress announces the reading of a file of 64 MB or more") {
+  Sandbox box;
+  {  // zeros, as a sparse file: 2900 x 2900 doubles, 67 MB
+    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2900, 2900), }";
+    header.append(63 - (10 + header.size()) % 64, ' ');
+    header += '\n';
+    std::ofstream out(box.dir / "zeros.npy", std::ios::binary);
+    out << "\x93NUMPY" << char(1) << char(0) << char(header.size() & 0xff)
+        << char(header.size() >> 8) << header;
+  }
+  std::filesystem::resize_file(box.dir / "zeros.npy",
+                               std::filesystem::file_size(box.dir / "zeros.npy") + 8 * 2900 * 2900);
+  const Run r = box.run("solve --cost zeros.npy --epsilon 1 --max-iterations 1 --progress");
+  CHECK(r.exit == 0);
+  CHECK(contains(r.err, "eot: reading zeros.npy, 67.3 MB\n"));
+  CHECK(!contains(box.run(kSmallArgs + " --progress").err, "eot: reading"));
+}
+
 TEST_CASE("cli: '-' reads an input from the standard input, text or .npy, a file or a pipe") {
   Sandbox box;
   const Run file = box.run(kSmallArgs + " --json");
