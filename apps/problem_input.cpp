@@ -238,8 +238,7 @@ Problems<T> read_all_inputs(const ProblemInput& args, double epsilon) {
 
 // Under mpirun: this rank's block of the rows (of the cost, or of x and a) and all of y and b.
 template <typename T>
-Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ranks,
-                      Index& offset) {
+Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ranks, Index& offset) {
   const std::uint64_t limit = args.options.memory_limit;
   const std::string& rows_file = args.cost.empty() ? args.x : args.cost;
   io::RowBlock block = io::read_row_block(rows_file, ranks.rank(), ranks.size(), limit);
@@ -248,12 +247,13 @@ Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ran
   std::shared_ptr<const Geometry<T>> geometry;
   try {
     if (!args.cost.empty()) {
-      geometry = std::make_shared<CostMatrix<T>>(to_precision<T>(args.cost, std::move(block.values)));
+      geometry =
+          std::make_shared<CostMatrix<T>>(to_precision<T>(args.cost, std::move(block.values)));
     } else {
       Matrix<double> y = io::read_matrix(args.y, limit);
       if (columns != y.cols()) {
-        bad_input(args.x + " has " + std::to_string(columns) + " columns but " + args.y +
-                  " has " + std::to_string(y.cols()) + " (points need the same dimension)");
+        bad_input(args.x + " has " + std::to_string(columns) + " columns but " + args.y + " has " +
+                  std::to_string(y.cols()) + " (points need the same dimension)");
       }
       geometry = std::make_shared<PointCloud<T>>(to_precision<T>(args.x, std::move(block.values)),
                                                  to_precision<T>(args.y, std::move(y)),
@@ -372,7 +372,8 @@ Progress progress_mode(bool quiet, bool json, bool forced) {
 void announce_reads(Progress mode, const ProblemInput& input, bool& printed) {
   for (const std::string* path : {&input.cost, &input.x, &input.y, &input.a, &input.b}) {
     std::error_code error;
-    const double bytes = path->empty() || *path == "-" ? 0 : double(std::filesystem::file_size(*path, error));
+    const double bytes =
+        path->empty() || *path == "-" ? 0 : double(std::filesystem::file_size(*path, error));
     if (!error && bytes >= 64.0 * (1 << 20))
       announce(mode, "eot: reading " + *path + ", " + format_bytes(bytes), printed);
   }

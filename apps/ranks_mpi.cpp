@@ -35,7 +35,9 @@ void end_ranks() {
   MPI_Finalize();
 }
 
-const Ranks& world() { return communicator ? *communicator : Ranks::single(); }
+const Ranks& world() {
+  return communicator ? *communicator : Ranks::single();
+}
 
 Matrix<double> gather_rows(const Matrix<double>& block) {
   return communicator ? communicator->gather_rows(block) : block;

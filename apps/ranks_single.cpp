@@ -5,7 +5,11 @@ namespace eot::cli {
 
 void start_ranks(int&, char**&) {}
 void end_ranks() {}
-const Ranks& world() { return Ranks::single(); }
-Matrix<double> gather_rows(const Matrix<double>& block) { return block; }
+const Ranks& world() {
+  return Ranks::single();
+}
+Matrix<double> gather_rows(const Matrix<double>& block) {
+  return block;
+}
 
 }  // namespace eot::cli

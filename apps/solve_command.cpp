@@ -130,7 +130,8 @@ int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) 
     if (path.empty()) continue;
     if (io::is_archive(path)) {  // B x n and B x m, by name
       const Matrix<double> left = values->leftCols(n), right = values->rightCols(m);
-      outputs.write_named(path, {{first, left.data(), {count, n}}, {second, right.data(), {count, m}}});
+      outputs.write_named(path,
+                          {{first, left.data(), {count, n}}, {second, right.data(), {count, m}}});
     } else {
       outputs.write_matrix(path, *values);
     }
@@ -214,8 +215,8 @@ int solve(const SolveArgs& args) {
     if (!args.potentials.empty())
       outputs.write_named(args.potentials, named("f", result.f, "g", result.g));
     if (!args.marginals.empty()) {
-      outputs.write_named(args.marginals, named("row_marginal", result.row_marginal,
-                                                "col_marginal", result.col_marginal));
+      outputs.write_named(args.marginals, named("row_marginal", result.row_marginal, "col_marginal",
+                                                result.col_marginal));
     }
     throw_if_interrupted();
     outputs.commit();

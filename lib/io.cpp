@@ -423,8 +423,8 @@ std::string npy_header(const std::vector<Index>& shape) {
   std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + dims + "), }";
   header.append(63 - (10 + header.size()) % 64, ' ');  // total length a multiple of 64
   header += '\n';
-  const char preamble[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                             char(header.size() & 0xff), char(header.size() >> 8)};
+  const char preamble[10] = {
+      '\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, char(header.size() & 0xff), char(header.size() >> 8)};
   return std::string(preamble, 10) + header;
 }
 
@@ -461,8 +461,7 @@ bool write_npz(const std::string& path, FILE* out, const std::vector<NamedArray>
   for (const NamedArray& array : arrays) {
     const std::string name = array.name + ".npy";
     std::string member = npy_header(array.shape);
-    member.append(reinterpret_cast<const char*>(array.data),
-                  entries(array.shape) * sizeof(double));
+    member.append(reinterpret_cast<const char*>(array.data), entries(array.shape) * sizeof(double));
     if (offset + member.size() + 100 > 0xFFFFFFFFu)
       fail(path, "an .npz archive over 4 GB is not written; write .npy files instead");
     const std::uint32_t crc = crc32(member);
@@ -582,7 +581,9 @@ void discard(const OutputBatch::Staged& staged) {
 template <typename Write>
 OutputBatch::Staged stage(const std::string& requested, Write&& write,
                           const std::function<bool(const std::string&)>& produce = {}) {
-  auto refuse = [&](const std::string& why) { throw OutputError(shown(requested, true) + ": " + why); };
+  auto refuse = [&](const std::string& why) {
+    throw OutputError(shown(requested, true) + ": " + why);
+  };
   if (requested == "-") {  // the standard output: held until commit()
     char* buffer = nullptr;
     std::size_t size = 0;
@@ -648,9 +649,9 @@ void publish(const OutputBatch::Staged& staged) {
     std::lock_guard<std::mutex> guard(all.lock);
     if (all.cancelled) error = ECANCELED;
     if (staged.requested == "-") {
-      if (error == 0 && (std::fwrite(staged.held.data(), 1, staged.held.size(), stdout) !=
-                             staged.held.size() ||
-                         std::fflush(stdout) != 0))
+      if (error == 0 &&
+          (std::fwrite(staged.held.data(), 1, staged.held.size(), stdout) != staged.held.size() ||
+           std::fflush(stdout) != 0))
         error = errno ? errno : EIO;
     } else if (error == 0 && std::rename(staged.temporary.c_str(), staged.path.c_str()) != 0) {
       error = errno;
@@ -767,13 +768,13 @@ Array read_array(const std::string& path, std::uint64_t memory_limit) {
   return detail::parse_npy(name, bytes);
 }
 
-RowBlock read_row_block(const std::string& path, int part, int parts,
-                        std::uint64_t memory_limit) {
+RowBlock read_row_block(const std::string& path, int part, int parts, std::uint64_t memory_limit) {
   const std::string name = shown(path);
   auto cut = [&](const std::vector<Index>& shape, Index rows) {
     if (shape.size() > 2) {
-      fail(name, "a 3-D array (a batch of problems) is not split over processes; solve a batch "
-                 "in one process");
+      fail(name,
+           "a 3-D array (a batch of problems) is not split over processes; solve a batch "
+           "in one process");
     }
     if (rows < parts) {
       fail(name, "its " + std::to_string(rows) + " rows cannot be split over " +
@@ -939,7 +940,8 @@ void check_outputs(const std::vector<OutputPath>& outputs, const std::vector<std
     if (o.path.empty()) continue;
     if (o.path == "-") {
       if (!o.may_be_standard_output)
-        throw InvalidArgument(o.option + ": -: this output cannot go to the standard output; name a file");
+        throw InvalidArgument(o.option +
+                              ": -: this output cannot go to the standard output; name a file");
       for (std::size_t other = 0; other < k; ++other) {
         if (outputs[other].path == "-") {
           throw InvalidArgument(outputs[other].option + " and " + o.option +

@@ -421,8 +421,7 @@ class Sinkhorn {
     ranks_.sum(aimed, 1);
     if (p_.rho_b > 0) threshold_ = tolerance_ * detail::target(b_, g_, p_.rho_b).sum();
     threshold_ = std::max(threshold_, tolerance_ * aimed[0]);
-    if (choice_.domain == Domain::Kernel)
-      kernel_.emplace(geometry_, a_, b_, o_.threads, stop_);
+    if (choice_.domain == Domain::Kernel) kernel_.emplace(geometry_, a_, b_, o_.threads, stop_);
     if (o_.newton != NewtonMode::Off && p_.rho_a > 0 && p_.rho_b > 0 && !distributed()) {
       newton_.emplace(geometry_, detail::DualSide{a_, log_a_, p_.rho_a},
                       detail::DualSide{b_, log_b_, p_.rho_b}, p_.epsilon, o_.threads, stop_);
@@ -910,14 +909,13 @@ class Sinkhorn {
     result.marginal_error = measure().error;
     // The sums over this rank's rows: mass, <P, C>, <r, f>, the row penalty and conjugate term,
     // and <r, log a> (over r > 0) for the entropy.
-    double rows[] = {
-        r.sum(),
-        geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_), p_.epsilon,
-                                 o_.threads),
-        r.dot(f_),
-        penalty(r, a_, p_.rho_a),
-        detail::conjugate_term(a_, f_, p_.rho_a),
-        (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum()};
+    double rows[] = {r.sum(),
+                     geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
+                                              p_.epsilon, o_.threads),
+                     r.dot(f_),
+                     penalty(r, a_, p_.rho_a),
+                     detail::conjugate_term(a_, f_, p_.rho_a),
+                     (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum()};
     ranks_.sum(rows, 6);
     const auto& [mass, transport_cost, rf, row_penalty, row_conjugate, r_log_a] = rows;
     result.mass = mass;
@@ -1092,7 +1090,6 @@ template <typename T>
 Result solve(const Problem<T>& problem, const SolverOptions& options) {
   return solve(problem, options, Ranks::single());
 }
-
 
 template void validate(const Problem<float>&, const SolverOptions&, const Ranks&);
 template void validate(const Problem<double>&, const SolverOptions&, const Ranks&);

@@ -205,7 +205,8 @@ TEST_CASE("cli: '-' reads an input from the standard input, text or .npy, a file
   CHECK(contains(twice.err, "the standard input can be read once"));
 }
 
-TEST_CASE("cli: '-' writes one output to the standard output, the report then to the standard error") {
+TEST_CASE(
+    "cli: '-' writes one output to the standard output, the report then to the standard error") {
   Sandbox box;
   const Run file = box.run(kSmallArgs + " --potentials potentials.csv");
   REQUIRE(file.exit == 0);
@@ -220,7 +221,8 @@ TEST_CASE("cli: '-' writes one output to the standard output, the report then to
   const Run two = box.run(kSmallArgs + " --potentials - --marginals -");
   CHECK(two.exit == 2);
   CHECK(contains(two.err, "--potentials and --marginals both write the standard output (-)"));
-  const Run sweep = box.run("sweep --cost " + kSmall + "cost.csv --epsilon-range 0.1:1:2 --table -");
+  const Run sweep =
+      box.run("sweep --cost " + kSmall + "cost.csv --epsilon-range 0.1:1:2 --table -");
   CHECK(sweep.exit == 2);
   CHECK(contains(sweep.err, "--table: -: this output cannot go to the standard output"));
   box.run(kSmallArgs + " --plan - 2> err.txt > /dev/full; echo $? > code.txt; true");

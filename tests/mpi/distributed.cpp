@@ -45,20 +45,20 @@ void compare(const std::string& name, const eot::Problem<T>& whole, const eot::P
   const eot::Result got = eot::solve(block, options, ranks);
   const double tight = std::is_same_v<T, float> ? 1e-5 : 1e-12;
   expect(got.status == expected.status, name + ": status " + eot::to_string(got.status));
-  expect(got.iterations == expected.iterations,
-         name + ": " + std::to_string(got.iterations) + " iterations, alone " +
-             std::to_string(expected.iterations));
+  expect(got.iterations == expected.iterations, name + ": " + std::to_string(got.iterations) +
+                                                    " iterations, alone " +
+                                                    std::to_string(expected.iterations));
   expect(got.ranks == ranks.size() && got.n == whole.n() && got.f.size() == whole.n(),
          name + ": the result is the whole problem's");
   expect(got.geometry == expected.geometry, name + ": geometry '" + got.geometry + "'");
-  for (const auto& [field, a, b] : {std::tuple{"transport_cost", got.transport_cost,
-                                               expected.transport_cost},
-                                    {"primal", got.primal, expected.primal},
-                                    {"dual", got.dual, expected.dual},
-                                    {"entropy", got.entropy, expected.entropy},
-                                    {"mass", got.mass, expected.mass}}) {
-    expect(close(a, b, tight), name + ": " + field + " " + std::to_string(a) + " vs " +
-                                   std::to_string(b));
+  for (const auto& [field, a, b] :
+       {std::tuple{"transport_cost", got.transport_cost, expected.transport_cost},
+        {"primal", got.primal, expected.primal},
+        {"dual", got.dual, expected.dual},
+        {"entropy", got.entropy, expected.entropy},
+        {"mass", got.mass, expected.mass}}) {
+    expect(close(a, b, tight),
+           name + ": " + field + " " + std::to_string(a) + " vs " + std::to_string(b));
   }
   // Residuals and potentials: against the scale they live at.
   const double scale = std::max(1.0, expected.f.cwiseAbs().maxCoeff());
@@ -98,9 +98,10 @@ int main(int argc, char** argv) {
     whole.b = block.b = b;
     block.a = a.segment(rows.begin, rows.size());
     eot::SolverOptions options;
-    for (const auto& [name, rho_a, rho_b] :
-         {std::tuple{"balanced", eot::kInf, eot::kInf}, {"semi-relaxed", eot::kInf, 0.5},
-          {"unbalanced", 0.3, 2.0}, {"one-sided", eot::kInf, 0.0}}) {
+    for (const auto& [name, rho_a, rho_b] : {std::tuple{"balanced", eot::kInf, eot::kInf},
+                                             {"semi-relaxed", eot::kInf, 0.5},
+                                             {"unbalanced", 0.3, 2.0},
+                                             {"one-sided", eot::kInf, 0.0}}) {
       whole.rho_a = block.rho_a = rho_a;
       whole.rho_b = block.rho_b = rho_b;
       compare(name, whole, block, options, world);
