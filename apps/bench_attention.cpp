@@ -14,22 +14,6 @@ namespace eot::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// The best of `repeats` timings of f(), in seconds (the least disturbed by other processes),
-// after one untimed run.
-template <typename F>
-double best_seconds(int repeats, F&& f) {
-  f();
-  double best = 1e300;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
 Matrix<float> normal_matrix(Index rows, Index cols, unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
@@ -58,12 +42,13 @@ int bench_attention(const std::vector<Index>& lengths, Index heads, Index d, int
                         v = normal_matrix(rows, d, 3), d_out = normal_matrix(rows, d, 4);
     Matrix<float> out;
     Vector<float> lse;
-    const double forward = best_seconds(
-        repeats, [&] { out = attention::forward_batched(q, k, v, heads, 0, {}, threads, &lse); });
-    const double backward = best_seconds(repeats, [&] {
+    auto forward = [&] { out = attention::forward_batched(q, k, v, heads, 0, {}, threads, &lse); };
+    auto backward = [&] {
       attention::backward_batched(q, k, v, d_out, heads, 0, {}, threads, &out, &lse);
-    });
-    timings.push_back({length, forward, backward});
+    };
+    forward();  // untimed: the first runs allocate and touch the buffers
+    backward();
+    timings.push_back({length, best_seconds(repeats, forward), best_seconds(repeats, backward)});
   }
   // Forward GFLOP/s count the two products, 4 L^2 d per head (exp and the rest not counted).
   auto gflops = [&](const Timing& t) {

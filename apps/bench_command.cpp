@@ -14,24 +14,6 @@ namespace eot::cli {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// The best of `repeats` timings of f(): the least disturbed by other processes.
-template <typename F>
-double best_time(int repeats, F&& f) {
-  double best = 1e300;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    f();
-    best = std::min(best, seconds_since(start));
-  }
-  return best;
-}
-
 // The machine's limits for one thread count.
 struct Floor {
   double exp_ns[2];  // [float, double] ns per exp, all threads together
@@ -51,7 +33,7 @@ double exp_ns(int threads) {
   constexpr Index kSize = 4096, kRounds = 4000;
   const kernels::Table<T>& kernels = kernels::table<T>();
   std::vector<double> totals(threads);
-  const double seconds = best_time(5, [&] {
+  const double seconds = best_seconds(5, [&] {
     parallel_for(threads, threads, [&](Index t) {
       Eigen::Array<T, Eigen::Dynamic, 1> z =
           Eigen::Array<T, Eigen::Dynamic, 1>::LinSpaced(kSize, -30, 0);
@@ -77,7 +59,7 @@ double read_gbs(int threads, double bytes = 512e6) {
   const Eigen::VectorXd data = Eigen::VectorXd::Random(blocks * kBlock);
   Eigen::VectorXd sums = Eigen::VectorXd::Zero(blocks);
   const kernels::Table<double>& kernels = kernels::table<double>();
-  const double seconds = best_time(5, [&] {
+  const double seconds = best_seconds(5, [&] {
     parallel_for(blocks, threads, [&](Index block) {
       sums[block] += kernels.sum(data.data() + block * kBlock, kBlock);
     });
@@ -156,7 +138,7 @@ double per_iteration(const Problem<T>& problem, Domain domain, int threads, int 
     o.check_every = 1 << 30;
     o.acceleration.enabled = false;
     o.domain = domain;
-    return best_time(2, [&] { solve(problem, o); });
+    return best_seconds(2, [&] { solve(problem, o); });
   };
   return (run(2 * k) - run(k)) / k;
 }

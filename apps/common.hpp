@@ -2,6 +2,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -70,6 +72,20 @@ Matrix<T> to_precision(const std::string& file, Matrix<double>&& values) {
 template <typename T>
 constexpr double held_and_written_bytes() {
   return sizeof(T) + (std::is_same_v<T, double> ? 0 : sizeof(double));
+}
+
+// The best of `repeats` timings of f(), in seconds: the run least disturbed by other processes
+// (eot bench and eot bench-attention).
+template <typename F>
+double best_seconds(int repeats, F&& f) {
+  double best = 1e300;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
 }
 
 // Each subcommand registers its flags; once parsed, `run` performs it and returns the exit code.

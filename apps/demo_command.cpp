@@ -51,6 +51,37 @@ double max_diff(const MatrixXd& x, const MatrixXd& y) {
   return (x - y).cwiseAbs().maxCoeff();
 }
 
+// Central differences of f at x, one entry of x at a time: column k is (f(x + h e_k) - f(x - h
+// e_k)) / (2 h), f's value (a number or a vector) as a column. x's entries in storage order.
+template <typename X, typename F>
+MatrixXd central_differences(X x, double h, F&& f) {
+  auto column = [](const auto& value) -> VectorXd {
+    if constexpr (std::is_arithmetic_v<std::decay_t<decltype(value)>>)
+      return VectorXd::Constant(1, value);
+    else
+      return value;
+  };
+  MatrixXd out;
+  for (Index k = 0; k < x.size(); ++k) {
+    const double keep = x.data()[k];
+    x.data()[k] = keep + h;
+    const VectorXd up = column(f(x));
+    x.data()[k] = keep - h;
+    const VectorXd down = column(f(x));
+    x.data()[k] = keep;
+    if (k == 0) out.resize(up.size(), x.size());
+    out.col(k) = (up - down) / (2 * h);
+  }
+  return out;
+}
+
+// The gradient of a number-valued f, shaped as x (row-major, as MatrixD).
+template <typename F>
+MatrixD gradient(const MatrixD& x, double h, F&& f) {
+  const MatrixXd row = central_differences(x, h, f);
+  return Eigen::Map<const MatrixD>(row.data(), x.rows(), x.cols());
+}
+
 double entropy(const VectorXd& p) {
   return -(p.array() > 0).select(p.array() * p.array().log(), 0.0).sum();
 }
@@ -124,24 +155,13 @@ void backward_claims(Demo& demo) {
   auto loss = [&](const MatrixD& qq, const MatrixD& kk, const MatrixD& vv) {
     return at::forward(qq, kk, vv, eps).cwiseProduct(g).sum();
   };
-  auto numeric = [&](MatrixD x, auto&& f) {
-    MatrixD out(x.rows(), x.cols());
-    for (Index k2 = 0; k2 < x.size(); ++k2) {
-      const double keep = x.data()[k2];
-      x.data()[k2] = keep + h;
-      const double up = f(x);
-      x.data()[k2] = keep - h;
-      const double down = f(x);
-      x.data()[k2] = keep;
-      out.data()[k2] = (up - down) / (2 * h);
-    }
-    return out;
-  };
-  const double dq = max_diff(grads.dq, numeric(q, [&](const MatrixD& x) { return loss(x, k, v); }));
-  const double dk = max_diff(grads.dk, numeric(k, [&](const MatrixD& x) { return loss(q, x, v); }));
-  const double dv = max_diff(grads.dv, numeric(v, [&](const MatrixD& x) { return loss(q, k, x); }));
-  const double dq_adv =
-      max_diff(advantage * k, numeric(q, [&](const MatrixD& x) { return loss(x, k, v); }));
+  const MatrixD numeric_dq = gradient(q, h, [&](const MatrixD& x) { return loss(x, k, v); });
+  const double dq = max_diff(grads.dq, numeric_dq);
+  const double dk =
+      max_diff(grads.dk, gradient(k, h, [&](const MatrixD& x) { return loss(q, x, v); }));
+  const double dv =
+      max_diff(grads.dv, gradient(v, h, [&](const MatrixD& x) { return loss(q, k, x); }));
+  const double dq_adv = max_diff(advantage * k, numeric_dq);
   demo.claim("dL/dQ (backprop) vs central finite differences (h = 1e-6)", dq, dq < 1e-8, "max|d|");
   demo.claim("dL/dK (backprop) vs central finite differences", dk, dk < 1e-8, "max|d|");
   demo.claim("dL/dV (backprop) vs central finite differences", dv, dv < 1e-8, "max|d|");
@@ -156,19 +176,17 @@ void geometry_claims(Demo& demo) {
   const VectorXd s = demo.gaussian(m, 1), s2 = demo.gaussian(m, 1);
   const VectorXd p = at::softmax(s, eps);
   const MatrixXd f = at::fisher(p);
-  VectorXd gradient(m);
-  MatrixXd hessian(m, m);
-  for (Index j = 0; j < m; ++j) {
-    const VectorXd e = VectorXd::Unit(m, j) * h;
-    gradient[j] = (at::lse_potential(s + e, eps) - at::lse_potential(s - e, eps)) / (2 * h);
-    hessian.col(j) = (at::softmax(s + e, eps) - at::softmax(s - e, eps)) / (2 * h);
-  }
+  const VectorXd grad_phi = central_differences(s, h, [&](const VectorXd& x) {
+                              return at::lse_potential(x, eps);
+                            }).transpose();
+  const MatrixXd hessian =
+      central_differences(s, h, [&](const VectorXd& x) { return at::softmax(x, eps); });
   const Eigen::SelfAdjointEigenSolver<MatrixXd> spectrum(f);
   const VectorXd p2 = at::softmax(s2, eps);
   const double kl = (p.array() * (p.array() / p2.array()).log()).sum();
   const double bregman = std::abs(at::bregman(s2, s, eps) - eps * kl);
-  demo.claim("grad Phi (finite differences) vs p = softmax(s / eps)", max_diff(gradient, p),
-             max_diff(gradient, p) < 1e-9, "max|d|");
+  demo.claim("grad Phi (finite differences) vs p = softmax(s / eps)", max_diff(grad_phi, p),
+             max_diff(grad_phi, p) < 1e-9, "max|d|");
   demo.claim("Hessian Phi (finite differences) vs F / eps, F = diag(p) - p p^T",
              max_diff(hessian, f / eps), max_diff(hessian, f / eps) < 1e-9, "max|d|");
   demo.claim("F 1 = 0", (f * VectorXd::Ones(m)).cwiseAbs().maxCoeff(),
