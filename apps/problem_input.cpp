@@ -240,6 +240,12 @@ Problems<T> read_all_inputs(const ProblemInput& args, double epsilon) {
 template <typename T>
 Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ranks, Index& offset) {
   const std::uint64_t limit = args.options.memory_limit;
+  for (const std::string* path : {&args.cost, &args.x, &args.y, &args.a, &args.b}) {
+    if (*path == "-")
+      bad_input(
+          "-: the standard input reaches one process only; under mpirun give every input as a "
+          "file");
+  }
   const std::string& rows_file = args.cost.empty() ? args.x : args.cost;
   io::RowBlock block = io::read_row_block(rows_file, ranks.rank(), ranks.size(), limit);
   offset = block.begin;

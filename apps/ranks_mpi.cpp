@@ -19,6 +19,10 @@ void start_ranks(int& argc, char**& argv) {
   if (!mpi::launched()) return;
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  if (provided < MPI_THREAD_FUNNELED) {  // eot's worker threads make no MPI call; the main one does
+    std::fprintf(stderr, "eot: this MPI library does not support threads (MPI_THREAD_FUNNELED)\n");
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   communicator = std::make_unique<mpi::Communicator>(MPI_COMM_WORLD);
   if (communicator->rank() != 0) {  // rank 0 speaks for the run
     const int null = open("/dev/null", O_WRONLY);

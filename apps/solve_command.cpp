@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -157,19 +158,22 @@ int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) 
 template <typename T>
 int solve(const SolveArgs& args) {
   const ProblemInput& in = args.input;
-  io::check_outputs({{"--plan", args.plan, true, true},
-                     {"--potentials", args.potentials, true, true},
-                     {"--marginals", args.marginals, true, true}},
-                    {in.cost, in.x, in.y, in.a, in.b});
-  if (args.json && &report_stream(args) != &std::cout)
-    bad_input("--json and an output - both write the standard output; name a file for one");
+  const Ranks& ranks = world();
+  agree(ranks, [&] {  // rank 0 writes the outputs: its view of the folders is the one that counts
+    if (ranks.rank() != 0) return;
+    io::check_outputs({{"--plan", args.plan, true, true},
+                       {"--potentials", args.potentials, true, true},
+                       {"--marginals", args.marginals, true, true}},
+                      {in.cost, in.x, in.y, in.a, in.b});
+    if (args.json && &report_stream(args) != &std::cout)
+      bad_input("--json and an output - both write the standard output; name a file for one");
+  });
   const Progress progress = progress_mode(args.quiet, args.json, args.progress);
   bool printed = false;
   announce_reads(progress, in, printed);
   const Problems<T> set = read_problems<T>(args.input, args.epsilon);
   if (set.batch) return solve_batch(args, set.problems);
   const Problem<T>& problem = set.problems.front();
-  const Ranks& ranks = world();
   SolverOptions options = args.input.options;
   if (!args.plan.empty()) {  // refused before the solve, not after (rank 0 holds it all)
     double n = double(problem.n());
@@ -194,6 +198,8 @@ int solve(const SolveArgs& args) {
   const Result result = eot::solve(problem, options, ranks);
   end_progress(progress, printed);
   throw_if_interrupted();
+  // Distributed, a rank that no signal reached stops too (mpirun signals every rank).
+  if (result.status == Status::Interrupted) throw Interrupted(SIGTERM);
 
   // Every output lands, or none does. Distributed, each rank makes its rows of the plan.
   Matrix<double> plan;
@@ -206,7 +212,7 @@ int solve(const SolveArgs& args) {
     agree(ranks, [&] {
       plan = finite_plan(args.plan, problem, block, options.threads).template cast<double>();
     });
-    plan = gather_rows(plan);
+    if (ranks.size() > 1) plan = gather_rows(plan);
   }
   agree(ranks, [&] {
     if (ranks.rank() != 0) return;

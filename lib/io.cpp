@@ -452,7 +452,16 @@ std::uint32_t crc32(const std::string& bytes) {
   return c ^ 0xFFFFFFFFu;
 }
 
-bool write_npz(const std::string& path, FILE* out, const std::vector<NamedArray>& arrays) {
+// Refuses, before writing, an archive beyond what a zip without ZIP64 holds.
+void require_npz_fits(const std::string& path, const std::vector<NamedArray>& arrays) {
+  double bytes = 0;
+  for (const NamedArray& array : arrays) bytes += 8.0 * double(entries(array.shape)) + 300;
+  if (bytes > double(0xFFFFFFFFu))
+    throw OutputError(path +
+                      ": an .npz archive over 4 GB is not written; write .npy files instead");
+}
+
+bool write_npz(FILE* out, const std::vector<NamedArray>& arrays) {
   auto put = [](std::string& to, std::uint64_t value, int bytes) {
     for (int k = 0; k < bytes; ++k) to += char((value >> (8 * k)) & 0xff);
   };
@@ -462,8 +471,6 @@ bool write_npz(const std::string& path, FILE* out, const std::vector<NamedArray>
     const std::string name = array.name + ".npy";
     std::string member = npy_header(array.shape);
     member.append(reinterpret_cast<const char*>(array.data), entries(array.shape) * sizeof(double));
-    if (offset + member.size() + 100 > 0xFFFFFFFFu)
-      fail(path, "an .npz archive over 4 GB is not written; write .npy files instead");
     const std::uint32_t crc = crc32(member);
     // The fields a local header and its central directory entry share: version 2.0, no
     // flags, stored, 1980-01-01 00:00, the CRC, the sizes and the name's length.
@@ -648,15 +655,16 @@ void publish(const OutputBatch::Staged& staged) {
   {
     std::lock_guard<std::mutex> guard(all.lock);
     if (all.cancelled) error = ECANCELED;
-    if (staged.requested == "-") {
-      if (error == 0 &&
-          (std::fwrite(staged.held.data(), 1, staged.held.size(), stdout) != staged.held.size() ||
-           std::fflush(stdout) != 0))
-        error = errno ? errno : EIO;
-    } else if (error == 0 && std::rename(staged.temporary.c_str(), staged.path.c_str()) != 0) {
+    if (error == 0 && staged.requested != "-" &&
+        std::rename(staged.temporary.c_str(), staged.path.c_str()) != 0)
       error = errno;
-    }
   }
+  // The standard output outside the lock: a full pipe may block the write, and cancel_writes()
+  // must not wait for it.
+  if (error == 0 && staged.requested == "-" &&
+      (std::fwrite(staged.held.data(), 1, staged.held.size(), stdout) != staged.held.size() ||
+       std::fflush(stdout) != 0))
+    error = errno ? errno : EIO;
   if (error != 0) {
     discard(staged);
     throw OutputError(shown(staged.requested, true) + ": " +
@@ -683,12 +691,13 @@ OutputBatch::Staged stage_array(const std::string& path, const double* data,
          "a " + std::to_string(shape.size()) + "-dimensional array can only be written as .npy");
   }
   const Index rows = shape[0], cols = shape.size() == 1 ? 1 : shape[1];
+  if (format == Format::Npz) require_npz_fits(path, {{"arr_0", data, shape}});
   return stage(path, [&](FILE* out) {
     switch (format) {
       case Format::Npy:
         return write_npy(out, data, shape);
       case Format::Npz:
-        return write_npz(path, out, {{"arr_0", data, shape}});
+        return write_npz(out, {{"arr_0", data, shape}});
       case Format::Text:
         break;
     }
@@ -866,7 +875,8 @@ bool is_archive(const std::string& path) {
 
 void OutputBatch::write_named(const std::string& path, const std::vector<NamedArray>& arrays) {
   if (is_archive(path)) {
-    staged_.push_back(stage(path, [&](FILE* out) { return write_npz(path, out, arrays); }));
+    require_npz_fits(path, arrays);
+    staged_.push_back(stage(path, [&](FILE* out) { return write_npz(out, arrays); }));
     return;
   }
   Vector<double> all(Index(std::accumulate(

@@ -364,6 +364,12 @@ Whole validate_whole(const Problem<T>& problem, const SolverOptions& options, co
   agree(ranks, [&] {
     if (!problem.geometry) reject("geometry: is null; a problem needs a cost", "cost");
   });
+  agree(ranks, [&] {
+    if (ranks.size() > 1 && (options.domain == Domain::Kernel || options.newton == NewtonMode::On))
+      reject("a solve split over " + std::to_string(ranks.size()) +
+             " processes runs in the log domain without the Newton stage; leave domain and "
+             "newton at auto (or off)");
+  });
   const Whole whole_problem = whole(problem, ranks);
   agree(ranks, [&] {  // each rank's entries first: what a single process would report first
     check_weights("a", problem.a, problem.n(), "rows", whole_problem.offset);
@@ -495,12 +501,12 @@ class Sinkhorn {
                            describe_error(measured);
           return finish(result, iterations, elapsed);
         }
-        if (o_.callback) {
+        if (o_.callback || distributed()) {
           const IterationInfo info{iterations, int(stage), int(stages.size()), eps_,
                                    error,      threshold_, elapsed(),          newton_steps_};
           // Distributed, the strongest action any rank's callback asks for (Abort over Stop over
-          // Continue).
-          double asked = double(o_.callback(info));
+          // Continue); a rank without a callback asks to continue.
+          double asked = o_.callback ? double(o_.callback(info)) : 0.0;
           ranks_.max(&asked, 1);
           const CallbackAction action = CallbackAction(int(asked));
           if (action != CallbackAction::Continue) {
@@ -717,29 +723,33 @@ class Sinkhorn {
   // finite or the pass was interrupted; f is then unchanged.
   bool update_f() {
     if (tau_a_ == 0) return true;  // a free side keeps f = 0
-    if (!ensure_row_lse() || !agree(damped_update(row_lse_, tau_a_, f_))) return false;
+    VectorXd next;
+    if (!ensure_row_lse() || !agree(damped_update(row_lse_, tau_a_, f_, next))) return false;
+    f_.swap(next);
     col_current_ = false;
     return true;
   }
 
   bool update_g() {
     if (tau_b_ == 0) return true;
-    if (!ensure_col_lse() || !damped_update(col_lse_, tau_b_, g_)) return false;
+    VectorXd next;
+    if (!ensure_col_lse() || !damped_update(col_lse_, tau_b_, g_, next)) return false;
+    g_.swap(next);
     row_current_ = false;
     return true;
   }
 
-  // potential <- -tau epsilon lse; an entry whose LSE is empty (a zero-weight row or column
-  // with no admissible pair) gets 0. Leaves the potential untouched if any entry is not finite.
-  // With over-relaxation, the potential then moves omega times that far. (Distributed, f's
-  // update can be finite on one rank and not on another: update_f agrees on it. g's is the
-  // same on every rank, as is its column LSE.)
-  bool damped_update(const VectorXd& lse, double tau, VectorXd& potential) const {
-    VectorXd next = (lse.array() == -kInf).select(0.0, -tau * eps_ * lse.array());
+  // The potential's update, into `next`: -tau epsilon lse, an entry whose LSE is empty (a
+  // zero-weight row or column with no admissible pair) getting 0; with over-relaxation, omega
+  // times as far from `potential`. False if an entry is not finite: the caller then keeps the
+  // potential. (Distributed, f's update can be finite on one rank and not on another:
+  // update_f agrees on it before any rank moves. g's is the same on every rank, as is its
+  // column LSE.)
+  bool damped_update(const VectorXd& lse, double tau, const VectorXd& potential,
+                     VectorXd& next) const {
+    next = (lse.array() == -kInf).select(0.0, -tau * eps_ * lse.array());
     if (omega_ != 1) next = potential + omega_ * (next - potential);
-    if (!next.allFinite()) return false;
-    potential = next;
-    return true;
+    return next.allFinite();
   }
 
   // False if the pass was interrupted (its output is then not kept). Distributed, each rank's

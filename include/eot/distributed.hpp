@@ -44,10 +44,13 @@ class Ranks {
 
 // The solve of a problem whose rows are split over ranks: every rank calls it with its block
 // (`block.geometry` holds its rows, `block.a` their weights, `block.b` all of b; the blocks in
-// rank order make the whole problem) and the same options (initial_f: the block's rows).
+// rank order make the whole problem) and the same options (initial_f: the block's rows). What
+// every rank must share (b, the columns of the geometry, epsilon, rho, the options) is not
+// compared across ranks: giving ranks different ones is undefined.
 // Every rank returns the same Result, the whole problem's: n is the total row count, f and
 // row_marginal have every row (rank order), and `ranks` is ranks.size(). The iterations run in
-// the log domain, without the Newton stage (both need the whole plan's rows on one process).
+// the log domain, without the Newton stage (both need the whole plan's rows on one process):
+// Domain::Kernel and NewtonMode::On are refused.
 // Bad input throws the same InvalidArgument on every rank (indices of rows are global).
 // SolverOptions::interrupt is each rank's own: once it is true on any rank, every rank stops
 // at the next update and returns Status::Interrupted. The callback runs on every rank, and the

@@ -26,6 +26,14 @@ void add(void* in, void* inout, int* count, MPI_Datatype*) {
   for (int k = 0; k < *count; ++k) y[k] = x[k] + y[k];
 }
 
+// The larger, a NaN over any number (MPI_MAX leaves a NaN's fate to the order of the operands).
+void larger(void* in, void* inout, int* count, MPI_Datatype*) {
+  const double* x = static_cast<const double*>(in);
+  double* y = static_cast<double*>(inout);
+  for (int k = 0; k < *count; ++k)
+    if (std::isnan(x[k]) || x[k] > y[k]) y[k] = x[k];
+}
+
 void log_add_exp(void* in, void* inout, int* count, MPI_Datatype*) {
   const double* x = static_cast<const double*>(in);
   double* y = static_cast<double*>(inout);
@@ -71,8 +79,9 @@ void Communicator::sum(double* values, int count) const {
   reduce(values, count, op);
 }
 
-void Communicator::max(double* values, int count) const {  // exact: no order to fix
-  check(MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce");
+void Communicator::max(double* values, int count) const {
+  static const MPI_Op op = operation(larger);
+  reduce(values, count, op);
 }
 
 void Communicator::log_sum_exp(double* values, int count) const {

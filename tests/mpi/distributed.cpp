@@ -138,6 +138,26 @@ int main(int argc, char** argv) {
     expect(message.rfind("a(" + std::to_string(n - 1) + ") is -1", 0) == 0,
            "bad input: every rank refuses it alike: '" + message + "'");
 
+    // A callback on rank 0 alone, which stops at its first call: every rank stops there.
+    eot::SolverOptions watched;
+    if (world.rank() == 0)
+      watched.callback = [](const eot::IterationInfo&) { return eot::CallbackAction::Stop; };
+    const eot::Result stopped = eot::solve(block, watched, world);
+    expect(stopped.status == eot::Status::StoppedByCallback && stopped.iterations == 10,
+           "a callback on rank 0 only stops every rank at the first check");
+
+    // What needs the whole plan in one process is refused alike on every rank.
+    eot::SolverOptions kernel;
+    kernel.domain = eot::Domain::Kernel;
+    std::string refused;
+    try {
+      eot::solve(block, kernel, world);
+    } catch (const eot::InvalidArgument& e) {
+      refused = e.what();
+    }
+    expect(refused.find("runs in the log domain without the Newton stage") != std::string::npos,
+           "the kernel domain is refused: '" + refused + "'");
+
     // An interrupt seen by one rank stops every rank.
     std::atomic<bool> stop{world.rank() == 0};
     eot::SolverOptions interrupted;

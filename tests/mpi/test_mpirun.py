@@ -127,6 +127,12 @@ def test_bad_input_is_reported_once_with_the_exit_code_of_every_rank(files):
     assert "b.csv" in result.stderr
 
 
+def test_the_standard_input_is_refused(files):
+    result = run(["solve", "--x", "-", "--y", files["y.npy"], "--epsilon", "1"], 2)
+    assert result.returncode == 2
+    assert result.stderr.count("the standard input reaches one process only") == 1
+
+
 def test_only_solve_is_distributed(files):
     result = run(["exact", "--x", files["x.npy"], "--y", files["y.npy"]], 2)
     assert result.returncode == 2
