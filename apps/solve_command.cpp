@@ -77,8 +77,6 @@ Matrix<T> finite_plan(const std::string& path, const Problem<T>& problem, const 
   return plan;
 }
 
-// A batch (a 3-D cost or point cloud): every problem solved, the outputs stacked, problem k in
-// layer or row k.
 // Where the report (or JSON) goes: the standard output, or the standard error when an output
 // takes the standard output ("-").
 std::ostream& report_stream(const SolveArgs& args) {
@@ -86,6 +84,9 @@ std::ostream& report_stream(const SolveArgs& args) {
     if (*path == "-") return std::cerr;
   return std::cout;
 }
+
+// A batch (a 3-D cost or point cloud): every problem solved, the outputs stacked, problem k in
+// layer or row k.
 
 template <typename T>
 int solve_batch(const SolveArgs& args, const std::vector<Problem<T>>& problems) {
