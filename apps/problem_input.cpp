@@ -280,7 +280,7 @@ Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ran
   if (!args.a.empty()) {
     const Matrix<double> a = read_weights(args.a, 1, block.rows, false);
     if (a.cols() != block.rows) {
-      bad_input(args.a + ": has " + std::to_string(a.cols()) + " weights but " + rows_file +
+      bad_input(args.a + ": holds " + std::to_string(a.cols()) + " weights but " + rows_file +
                 " has " + std::to_string(block.rows) + " rows");
     }
     problem.a = a.row(0).segment(offset, geometry->rows()).transpose().template cast<T>();
