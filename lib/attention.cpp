@@ -82,18 +82,17 @@ double check(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double 
     };
     // A zero q or k makes every score 0 (and the sum below -inf + inf when the other's norm
     // overflows): nothing to bound.
-    const double product = q.isZero(0) || k.isZero(0)
-                               ? -kInf
-                               : log10_largest_norm(q) + log10_largest_norm(k);
+    const double product =
+        q.isZero(0) || k.isZero(0) ? -kInf : log10_largest_norm(q) + log10_largest_norm(k);
     const double exponent = product - std::min(std::log10(scale), 0.0);
     const double limit = 0.25 * double(std::numeric_limits<T>::max());
     if (!(exponent <= std::log10(limit))) {
       std::ostringstream message;
       message << (scale < 1 ? "q and k: the scaled scores <q_i, k_j> / epsilon may reach 1e"
                             : "q and k: the scores <q_i, k_j> may reach 1e")
-              << (std::isfinite(exponent) ? int(std::min(exponent, 1e6)) : 999999) << ", beyond what "
-              << (std::is_same_v<T, float> ? "float" : "double") << " holds (" << limit
-              << (scale < 1 ? "); rescale q or k, or raise epsilon" : "); rescale q or k");
+              << (std::isfinite(exponent) ? int(std::min(exponent, 1e6)) : 999999)
+              << ", beyond what " << (std::is_same_v<T, float> ? "float" : "double") << " holds ("
+              << limit << (scale < 1 ? "); rescale q or k, or raise epsilon" : "); rescale q or k");
       throw InvalidArgument(message.str());
     }
   }
@@ -603,16 +602,30 @@ double threshold(const Eigen::VectorXd& x, int power) {
 
 }  // namespace
 
+namespace {
+
+// Scores of +inf (a score that overflowed, a bias of +inf) take all the weight, shared equally:
+// the limit of both maps as those scores grow together. (Shifted by an infinite maximum, the
+// other scores would be NaN or -inf, and no support would be left.)
+Eigen::VectorXd infinite_winners(const Eigen::VectorXd& z) {
+  const Eigen::ArrayXd winners = (z.array() == kInf).cast<double>();
+  return winners / winners.sum();
+}
+
+}  // namespace
+
 // Both are invariant under a shift of z: it is shifted to a largest entry of 0, so that the
 // threshold's sums stay small (scores of 1e277 would square to inf).
 Eigen::VectorXd sparsemax(const Eigen::VectorXd& z) {
   if (!(z.maxCoeff() > -kInf)) return Eigen::VectorXd::Zero(z.size());
+  if (z.maxCoeff() == kInf) return infinite_winners(z);
   const Eigen::ArrayXd x = z.array() - z.maxCoeff();
   return (x - threshold(x, 1)).max(0.0);
 }
 
 Eigen::VectorXd entmax15(const Eigen::VectorXd& z) {
   if (!(z.maxCoeff() > -kInf)) return Eigen::VectorXd::Zero(z.size());
+  if (z.maxCoeff() == kInf) return infinite_winners(z);
   const Eigen::ArrayXd half = (z.array() - z.maxCoeff()) / 2;
   return (half - threshold(half, 2)).max(0.0).square();
 }

@@ -810,10 +810,19 @@ RowBlock read_row_block(const std::string& path, int part, int parts, std::uint6
       layout.shape[0] = range.size();
       require_fits(name, 8.0 * double(layout.count), memory_budget(memory_limit), memory_limit,
                    "its block of rows takes");
-      std::string data(layout.count * layout.item, '\0');
       in.seekg(std::streamoff(layout.data_offset + std::size_t(range.begin) * row_bytes));
-      in.read(data.data(), std::streamsize(data.size()));
-      if (std::size_t(in.gcount()) != data.size()) fail(name, "the file shrank while read");
+      // Straight into the array when the file holds float64 (one copy), else converted.
+      auto read = [&](char* to, std::size_t bytes) {
+        in.read(to, std::streamsize(bytes));
+        if (std::size_t(in.gcount()) != bytes) fail(name, "the file shrank while read");
+      };
+      if (layout.as_array()) {
+        Array block = npy_array(layout, nullptr);
+        read(reinterpret_cast<char*>(block.values.data()), layout.count * layout.item);
+        return {std::move(block.values), range.begin, rows};
+      }
+      std::string data(layout.count * layout.item, '\0');
+      read(data.data(), data.size());
       return {npy_array(layout, data.data()).values, range.begin, rows};
     }
   }

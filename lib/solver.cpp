@@ -358,6 +358,63 @@ void check_problem(const Problem<T>& problem, const SolverOptions& options, cons
   }
 }
 
+// Distributed: refuses inputs that every rank must share (m, b, epsilon, rho, the options,
+// initial_g) but that differ between ranks: their largest and smallest value over ranks (b and
+// initial_g by two sums). The columns' geometry itself (y) is not compared.
+template <typename T>
+void check_shared(const Problem<T>& p, const SolverOptions& o, const Ranks& ranks) {
+  if (ranks.size() == 1) return;
+  auto fingerprint = [](const auto& v) {  // the same vector gives the same bits on every rank
+    double sum = 0, weighted = 0;
+    for (Index j = 0; j < v.size(); ++j) {
+      sum += double(v[j]);
+      weighted += double(v[j]) * double(j + 1);
+    }
+    return std::pair{sum, weighted};
+  };
+  const auto [b_sum, b_weighted] = fingerprint(p.b);
+  const auto [g_sum, g_weighted] = fingerprint(o.initial_g);
+  const EpsilonScaling& e = o.epsilon_scaling;
+  const Acceleration& x = o.acceleration;
+  const std::vector<std::pair<const char*, double>> shared = {
+      {"m (the columns)", double(p.m())},
+      {"b", b_sum},
+      {"b", b_weighted},
+      {"epsilon", p.epsilon},
+      {"rho_a", p.rho_a},
+      {"rho_b", p.rho_b},
+      {"tolerance", o.tolerance},
+      {"max_iterations", double(o.max_iterations)},
+      {"check_every", double(o.check_every)},
+      {"epsilon_scaling.enabled", double(e.enabled)},
+      {"epsilon_scaling.factor", e.factor},
+      {"epsilon_scaling.initial_epsilon", e.initial_epsilon},
+      {"epsilon_scaling.iterations_per_stage", double(e.iterations_per_stage)},
+      {"acceleration.enabled", double(x.enabled)},
+      {"acceleration.max_omega", x.max_omega},
+      {"acceleration.omega", x.omega},
+      {"domain", double(o.domain)},
+      {"newton", double(o.newton)},
+      {"initial_g", double(o.initial_g.size())},
+      {"initial_g", g_sum},
+      {"initial_g", g_weighted}};
+  std::vector<double> high, low;
+  for (const auto& [name, value] : shared) {
+    high.push_back(value);
+    low.push_back(-value);
+  }
+  ranks.max(high.data(), int(high.size()));
+  ranks.max(low.data(), int(low.size()));
+  for (std::size_t k = 0; k < shared.size(); ++k) {
+    if (high[k] != -low[k]) {  // every value finite or inf by now: the checks came first
+      reject(std::string("the ranks disagree on ") + shared[k].first +
+                 ": every rank of a distributed solve must give the same columns (b), epsilon, "
+                 "rho and options",
+             "options");
+    }
+  }
+}
+
 // validate()'s rules on a block of rows; returns what the solve needs of the whole problem.
 template <typename T>
 Whole validate_whole(const Problem<T>& problem, const SolverOptions& options, const Ranks& ranks) {
@@ -376,6 +433,7 @@ Whole validate_whole(const Problem<T>& problem, const SolverOptions& options, co
     check_weights("b", problem.b, problem.m(), "columns", 0);
   });
   agree(ranks, [&] { check_problem(problem, options, whole_problem); });
+  check_shared(problem, options, ranks);  // the same verdict on every rank
   check_admissible(problem, options.threads, ranks, whole_problem);
   return whole_problem;
 }

@@ -280,6 +280,18 @@ TEST_CASE("sparsemax and 1.5-entmax against their closed forms by bisection") {
   CHECK(previous == 1);
 }
 
+TEST_CASE("sparsemax and 1.5-entmax give scores of +inf all the weight, shared equally") {
+  // Found by fuzz_attention: an infinite score left no finite entry to threshold.
+  VectorXd z(4);
+  z << 1.0, eot::kInf, -eot::kInf, eot::kInf;
+  for (const VectorXd& p : {at::sparsemax(z), at::entmax15(z)}) {
+    CHECK(p[0] == 0);
+    CHECK(p[1] == 0.5);
+    CHECK(p[2] == 0);
+    CHECK(p[3] == 0.5);
+  }
+}
+
 TEST_CASE("sparsemax and entmax attention: backward matches finite differences") {
   const Index n = 5, m = 6;
   const MatrixD q = uniform_matrix(n, 3, 391, -1, 1), k = uniform_matrix(m, 3, 392, -1, 1);

@@ -45,8 +45,8 @@ class Ranks {
 // The solve of a problem whose rows are split over ranks: every rank calls it with its block
 // (`block.geometry` holds its rows, `block.a` their weights, `block.b` all of b; the blocks in
 // rank order make the whole problem) and the same options (initial_f: the block's rows). What
-// every rank must share (b, the columns of the geometry, epsilon, rho, the options) is not
-// compared across ranks: giving ranks different ones is undefined.
+// every rank must share is compared: m, b, epsilon, rho, the options and initial_g differing
+// between ranks are refused; the columns' geometry itself (y) is not compared.
 // Every rank returns the same Result, the whole problem's: n is the total row count, f and
 // row_marginal have every row (rank order), and `ranks` is ranks.size(). The iterations run in
 // the log domain, without the Newton stage (both need the whole plan's rows on one process):

@@ -158,6 +158,18 @@ int main(int argc, char** argv) {
     expect(refused.find("runs in the log domain without the Newton stage") != std::string::npos,
            "the kernel domain is refused: '" + refused + "'");
 
+    // Inputs every rank must share, different on one rank: refused alike on every rank.
+    eot::Problem<double> other = block;
+    if (world.rank() == 1) other.b[0] *= 1 + 1e-12;
+    std::string disagree;
+    try {
+      eot::solve(other, options, world);
+    } catch (const eot::InvalidArgument& e) {
+      disagree = e.what();
+    }
+    expect(disagree.rfind("the ranks disagree on b", 0) == 0,
+           "a different b on rank 1 is refused: '" + disagree + "'");
+
     // An interrupt seen by one rank stops every rank.
     std::atomic<bool> stop{world.rank() == 0};
     eot::SolverOptions interrupted;
