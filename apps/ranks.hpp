@@ -15,6 +15,6 @@ void end_ranks();
 // The ranks of this run: Ranks::single() without mpirun.
 const Ranks& world();
 // Every rank's block of rows, stacked in rank order on rank 0 (empty elsewhere).
-Matrix<double> gather_rows(const Matrix<double>& block);
+Matrix<double> gather_rows(Matrix<double> block);
 
 }  // namespace eot::cli

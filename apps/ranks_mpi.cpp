@@ -43,7 +43,7 @@ const Ranks& world() {
   return communicator ? *communicator : Ranks::single();
 }
 
-Matrix<double> gather_rows(const Matrix<double>& block) {
+Matrix<double> gather_rows(Matrix<double> block) {
   return communicator ? communicator->gather_rows(block) : block;
 }
 

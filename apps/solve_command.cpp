@@ -65,11 +65,11 @@ std::vector<io::NamedArray> named(const char* first, const Eigen::VectorXd& a, c
 }
 
 // The plan at a result's potentials, refused if it overflows (after a numerical failure): no
-// output holds a non-finite value.
+// output holds a non-finite value. `problem` may be a block of the result's rows, from `first`.
 template <typename T>
 Matrix<T> finite_plan(const std::string& path, const Problem<T>& problem, const Result& result,
-                      int threads) {
-  Matrix<T> plan = problem.plan(result.f, result.g, threads);
+                      int threads, Index first = 0) {
+  Matrix<T> plan = problem.plan(result.f.segment(first, problem.n()), result.g, threads);
   if (!plan.allFinite()) {
     bad_input(path + ": not written: the plan overflows at the returned potentials (" +
               to_string(result.status) + "); nothing was written");
@@ -205,15 +205,11 @@ int solve(const SolveArgs& args) {
   // Every output lands, or none does. Distributed, each rank makes its rows of the plan.
   Matrix<double> plan;
   if (!args.plan.empty()) {
-    const Result block = [&] {
-      Result rows = result;
-      rows.f = result.f.segment(set.offset, problem.n());
-      return rows;
-    }();
     agree(ranks, [&] {
-      plan = finite_plan(args.plan, problem, block, options.threads).template cast<double>();
+      plan = finite_plan(args.plan, problem, result, options.threads, set.offset)
+                 .template cast<double>();
     });
-    if (ranks.size() > 1) plan = gather_rows(plan);
+    plan = gather_rows(std::move(plan));
   }
   agree(ranks, [&] {
     if (ranks.rank() != 0) return;

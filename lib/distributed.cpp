@@ -40,23 +40,18 @@ void agree(const Ranks& ranks, const std::function<void()>& step) {
   double kind = kOther, index = -1;
   try {
     step();
-  } catch (const InvalidArgument& e) {
-    failed = -ranks.rank();
-    message = e.what();
-    field = e.field();
-    kind = kInvalidArgument;
-    index = double(e.index());
-  } catch (const OutputError& e) {
-    failed = -ranks.rank();
-    message = e.what();
-    kind = kOutputError;
-  } catch (const IoError& e) {
-    failed = -ranks.rank();
-    message = e.what();
-    kind = kIoError;
   } catch (const std::exception& e) {
     failed = -ranks.rank();
     message = e.what();
+    if (const auto* invalid = dynamic_cast<const InvalidArgument*>(&e)) {
+      kind = kInvalidArgument;
+      field = invalid->field();
+      index = double(invalid->index());
+    } else if (dynamic_cast<const OutputError*>(&e)) {
+      kind = kOutputError;
+    } else if (dynamic_cast<const IoError*>(&e)) {
+      kind = kIoError;
+    }
   }
   ranks.max(&failed, 1);
   const int first = int(-failed);

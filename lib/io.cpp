@@ -520,15 +520,16 @@ std::string shown(const std::string& path, bool output = false) {
   return path != "-" ? path : output ? "standard output" : "standard input";
 }
 
+bool ends_with(const std::string& path, const char* suffix) {
+  const std::size_t n = std::strlen(suffix);
+  return path.size() >= n && path.compare(path.size() - n, n, suffix) == 0;
+}
+
 Format format_of(const std::string& path) {
-  auto ends_with = [&](const char* suffix) {
-    const std::size_t n = std::strlen(suffix);
-    return path.size() >= n && path.compare(path.size() - n, n, suffix) == 0;
-  };
   if (path == "-") return Format::Text;  // written to the standard output
-  if (ends_with(".npy")) return Format::Npy;
-  if (ends_with(".npz")) return Format::Npz;
-  if (ends_with(".csv") || ends_with(".txt")) return Format::Text;
+  if (ends_with(path, ".npy")) return Format::Npy;
+  if (ends_with(path, ".npz")) return Format::Npz;
+  if (ends_with(path, ".csv") || ends_with(path, ".txt")) return Format::Text;
   fail(path, "unknown file type; expected a name ending in .csv, .txt or .npy (.npz for outputs)");
 }
 
@@ -879,7 +880,7 @@ void OutputBatch::write_array(const std::string& path, const Array& array) {
 }
 
 bool is_archive(const std::string& path) {
-  return path.size() >= 4 && path.compare(path.size() - 4, 4, ".npz") == 0;
+  return ends_with(path, ".npz");
 }
 
 void OutputBatch::write_named(const std::string& path, const std::vector<NamedArray>& arrays) {
