@@ -342,18 +342,19 @@ Problem<T> read_problem(const ProblemInput& args, double epsilon, const std::str
   return std::move(set.problems.front());
 }
 
-nlohmann::ordered_json values_json(const Result& r) {
-  return {{"status", to_string(r.status)},
-          {"iterations", r.iterations},
-          {"epsilon", r.epsilon},
-          {"transport_cost", r.transport_cost},
-          {"primal", r.primal},
-          {"dual", r.dual},
-          {"gap", r.gap},
-          {"entropy", r.entropy},
-          {"mass", r.mass},
-          {"marginal_error", r.marginal_error},
-          {"solve_time_seconds", r.solve_time_seconds}};
+nlohmann::ordered_json fields_json(const Result& result, bool found_only) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const ResultField& field : result_fields()) {
+    if (found_only && !field.found) continue;
+    j[field.name] = std::visit(
+        [](const auto& v) -> nlohmann::ordered_json {
+          if constexpr (std::is_same_v<std::decay_t<decltype(v)>, double>)
+            if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+          return v;
+        },
+        field.get(result));
+  }
+  return j;
 }
 
 template Problem<double> read_inputs(const ProblemInput&, double, const std::string&);
@@ -401,16 +402,17 @@ IterationCallback progress_printer(Progress mode, bool& printed, const std::stri
   if (mode == Progress::Off) return {};
   struct Last {
     double seconds = -1, error = 0;
-    int iteration = 0;
+    int iteration = 0, stage = 0;
   };
   auto last = std::make_shared<Last>();
   const double every = mode == Progress::Terminal ? 0.1 : 1.0;
   return [last, every, mode, prefix, &printed](const IterationInfo& info) {
     if (info.elapsed_seconds - last->seconds < every && last->seconds >= 0)
       return CallbackAction::Continue;
-    // The error shrinks by a factor r per iteration: log(target / error) / log(r) remain.
+    // The error shrinks by a factor r per iteration at the target: log(target / error) / log(r)
+    // remain.
     std::string left;
-    const bool target = info.stage + 1 == info.stages;
+    const bool target = info.stage + 1 == info.stages && last->stage == info.stage;
     if (target && last->seconds >= 0 && info.iteration > last->iteration &&
         info.marginal_error < last->error && info.marginal_error > info.threshold) {
       const double per_iteration =
@@ -422,7 +424,7 @@ IterationCallback progress_printer(Progress mode, bool& printed, const std::stri
       std::snprintf(text, sizeof text, ", about %.3g s left", seconds);
       left = text;
     }
-    *last = {info.elapsed_seconds, info.marginal_error, info.iteration};
+    *last = {info.elapsed_seconds, info.marginal_error, info.iteration, info.stage};
     printed = true;
     std::fprintf(stderr,
                  "%s%s: stage %d/%d, epsilon %.3g, iteration %d, marginal error %.3e (target "

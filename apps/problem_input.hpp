@@ -50,9 +50,10 @@ Problem<T> read_inputs(const ProblemInput& input, double epsilon, const std::str
 // The library's refusal of a problem, with the file the field came from in front ("a.csv: a(3)
 // is -1: ..."). A field from a flag, or a default, is named by the message alone.
 [[noreturn]] void refuse_with_file(const InvalidArgument& e, const ProblemInput& input);
-// How a solve ended and its values (docs/conventions.md, "Reported values"), as JSON: what `eot
-// solve --json` reports and each row of `eot sweep --json`.
-nlohmann::ordered_json values_json(const Result& result);
+// A result's fields (eot::result_fields()) as JSON: every one (what `eot solve --json` reports
+// before the history), or only the values the solve found (each row of `eot sweep --json`). An
+// infinite rho is "inf".
+nlohmann::ordered_json fields_json(const Result& result, bool found_only);
 // Where progress goes on stderr: nowhere (--quiet, --json, or not a terminal), a terminal (one
 // line rewritten in place, 10 times a second), or a log (--progress when stderr is not a
 // terminal: one line per update, one a second).

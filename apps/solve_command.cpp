@@ -25,33 +25,13 @@ struct SolveArgs {
 };
 
 nlohmann::ordered_json to_json(const Result& r) {
-  auto rho = [](double value) -> nlohmann::ordered_json {
-    if (value == kInf) return "inf";
-    return value;
-  };
   nlohmann::ordered_json history = nlohmann::ordered_json::array();
-  for (const Check& check : r.history) {
+  for (const IterationInfo& check : r.history) {
     history.push_back({{"iteration", check.iteration},
                        {"epsilon", check.epsilon},
                        {"marginal_error", check.marginal_error}});
   }
-  nlohmann::ordered_json j = values_json(r);
-  j["message"] = r.message;
-  j["n"] = r.n;
-  j["m"] = r.m;
-  j["rho_a"] = rho(r.rho_a);
-  j["rho_b"] = rho(r.rho_b);
-  j["regime"] = r.regime;
-  j["geometry"] = r.geometry;
-  j["precision"] = r.precision;
-  j["tolerance"] = r.tolerance;
-  j["stages"] = r.stages;
-  j["newton_steps"] = r.newton_steps;
-  j["omega"] = r.omega;
-  j["domain"] = r.domain;
-  j["absorptions"] = r.absorptions;
-  j["kernel_bytes"] = r.kernel_bytes;
-  j["ranks"] = r.ranks;
+  nlohmann::ordered_json j = fields_json(r, false);
   j["history"] = history;
   j["version"] = kVersion;
   return j;

@@ -197,27 +197,40 @@ int sweep(const SweepArgs& args) {
   }
   end_progress(progress, printed);
 
-  std::string csv =
-      "epsilon,status,iterations,transport_cost,primal,dual,gap,entropy,mass,marginal_error,"
-      "solve_time_seconds" +
-      std::string(exact ? ",exact_cost" : "") + "\n";
-  char line[512];
+  // The columns, in an order scripts rely on: the values each solve found (result_fields()).
+  static const char* const kColumns[] = {
+      "epsilon", "status", "iterations",     "transport_cost",    "primal", "dual", "gap",
+      "entropy", "mass",   "marginal_error", "solve_time_seconds"};
+  std::string csv;
+  for (const char* column : kColumns) csv += std::string(csv.empty() ? "" : ",") + column;
+  csv += std::string(exact ? ",exact_cost" : "") + "\n";
+  auto number = [](double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return std::string(text);
+  };
   for (const Result& r : results) {
-    std::snprintf(line, sizeof line, "%.17g,%s,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g",
-                  r.epsilon, to_string(r.status), r.iterations, r.transport_cost, r.primal, r.dual,
-                  r.gap, r.entropy, r.mass, r.marginal_error, r.solve_time_seconds);
-    csv += line;
-    if (exact) {
-      std::snprintf(line, sizeof line, ",%.17g", *exact);
-      csv += line;
+    for (const char* column : kColumns) {
+      if (column != kColumns[0]) csv += ",";
+      csv += std::visit(
+          [&](const auto& v) -> std::string {
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<V, double>)
+              return number(v);
+            else if constexpr (std::is_same_v<V, long long>)
+              return std::to_string(v);
+            else
+              return v;
+          },
+          result_field(column).get(r));
     }
-    csv += "\n";
+    csv += (exact ? "," + number(*exact) : "") + "\n";
   }
   write_outputs(csv, args);
 
   if (args.json) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
-    for (const Result& r : results) rows.push_back(values_json(r));
+    for (const Result& r : results) rows.push_back(fields_json(r, true));
     nlohmann::ordered_json j = {{"n", problem.n()},
                                 {"m", problem.m()},
                                 {"regime", problem.regime()},

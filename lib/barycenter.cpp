@@ -4,24 +4,18 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <sstream>
 
 #include "detail/exp.hpp"
+#include "detail/text.hpp"
 #include "eot/error.hpp"
 #include "eot/parallel.hpp"
 
 namespace eot {
 
+using detail::str;
 using Eigen::VectorXd;
 
 namespace {
-
-std::string str(double value, int digits = 6) {
-  std::ostringstream out;
-  out.precision(digits);
-  out << value;
-  return out.str();
-}
 
 template <typename T>
 void check(const Geometry<T>* cost, const Matrix<T>& measures, const VectorXd& lambdas,

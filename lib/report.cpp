@@ -3,6 +3,7 @@
 #include <string>
 
 #include "eot/batch.hpp"
+#include "eot/error.hpp"
 #include "eot/memory.hpp"
 #include "eot/solver.hpp"
 
@@ -20,12 +21,68 @@ std::string rho(double value) {
   return value == kInf ? "inf" : format("%.6g", value);
 }
 
+ResultField::Value integer(long long value) {
+  return value;
+}
+
 // A report line: "  name            value".
 void add_line(std::string& out, const char* name, const std::string& value) {
   out += "  " + std::string(name) + std::string(16 - std::string(name).size(), ' ') + value + "\n";
 }
 
 }  // namespace
+
+const std::vector<ResultField>& result_fields() {
+  using R = const Result&;
+  using V = ResultField::Value;
+  static const std::vector<ResultField> fields = {
+      {"status", [](R r) -> V { return to_string(r.status); }, true},
+      {"iterations", [](R r) -> V { return integer(r.iterations); }, true},
+      {"epsilon", [](R r) -> V { return r.epsilon; }, true},
+      {"transport_cost", [](R r) -> V { return r.transport_cost; }, true, "transport cost",
+       [](R r) { return format("%.15g", r.transport_cost) + "   <P, C>"; }},
+      {"primal", [](R r) -> V { return r.primal; }, true, "primal",
+       [](R r) { return format("%.15g", r.primal); }},
+      {"dual", [](R r) -> V { return r.dual; }, true, "dual",
+       [](R r) { return format("%.15g", r.dual); }},
+      {"gap", [](R r) -> V { return r.gap; }, true, "gap",
+       [](R r) { return format("%.3e", r.gap) + "   primal - dual"; }},
+      {"entropy", [](R r) -> V { return r.entropy; }, true, "entropy",
+       [](R r) { return format("%.15g", r.entropy) + "   -sum P log P"; }},
+      {"mass", [](R r) -> V { return r.mass; }, true, "mass",
+       [](R r) { return format("%.15g", r.mass) + "   sum P"; }},
+      {"marginal_error", [](R r) -> V { return r.marginal_error; }, true, "marginal error",
+       [](R r) {
+         return format("%.3e", r.marginal_error) + "   (tolerance " + format("%.1e", r.tolerance) +
+                " x mass)";
+       }},
+      {"solve_time_seconds", [](R r) -> V { return r.solve_time_seconds; }, true, "time",
+       [](R r) { return format("%.4f", r.solve_time_seconds) + " s"; }},
+      {"message", [](R r) -> V { return r.message; }},
+      {"n", [](R r) -> V { return integer(r.n); }},
+      {"m", [](R r) -> V { return integer(r.m); }},
+      {"rho_a", [](R r) -> V { return r.rho_a; }},
+      {"rho_b", [](R r) -> V { return r.rho_b; }},
+      {"regime", [](R r) -> V { return r.regime; }},
+      {"geometry", [](R r) -> V { return r.geometry; }},
+      {"precision", [](R r) -> V { return r.precision; }},
+      {"tolerance", [](R r) -> V { return r.tolerance; }},
+      {"stages", [](R r) -> V { return integer(r.stages); }},
+      {"newton_steps", [](R r) -> V { return integer(r.newton_steps); }},
+      {"omega", [](R r) -> V { return r.omega; }},
+      {"domain", [](R r) -> V { return to_string(r.domain); }},
+      {"absorptions", [](R r) -> V { return integer(r.absorptions); }},
+      {"kernel_bytes", [](R r) -> V { return r.kernel_bytes; }},
+      {"ranks", [](R r) -> V { return integer(r.ranks); }},
+  };
+  return fields;
+}
+
+const ResultField& result_field(const std::string& name) {
+  for (const ResultField& field : result_fields())
+    if (name == field.name) return field;
+  throw InvalidArgument("no result field is named '" + name + "'");
+}
 
 std::string Result::brief_report() const {
   return std::string(to_string(status)) + ": " + std::to_string(iterations) +
@@ -47,20 +104,16 @@ std::string Result::full_report() const {
           (stages > 1 ? " over " + std::to_string(stages) + " epsilon stages" : "") +
           (newton_steps > 0 ? " (" + std::to_string(newton_steps) + " of them Newton steps)" : "") +
           (omega > 1 ? format(", over-relaxed (omega %.3f)", omega) : "") +
-          (domain == "kernel" ? ", kernel domain (K " + format_bytes(kernel_bytes) + ", " +
-                                    std::to_string(absorptions) +
-                                    (absorptions == 1 ? " absorption)" : " absorptions)")
+          (domain == Domain::Kernel ? ", kernel domain (K " + format_bytes(kernel_bytes) + ", " +
+                                          std::to_string(absorptions) +
+                                          (absorptions == 1 ? " absorption)" : " absorptions)")
            : kernel_bytes > 0 ? ", log domain (the stored kernel was given up)"
                               : ""));
-  line("marginal error",
-       format("%.3e", marginal_error) + "   (tolerance " + format("%.1e", tolerance) + " x mass)");
-  line("transport cost", format("%.15g", transport_cost) + "   <P, C>");
-  line("primal", format("%.15g", primal));
-  line("dual", format("%.15g", dual));
-  line("gap", format("%.3e", gap) + "   primal - dual");
-  line("entropy", format("%.15g", entropy) + "   -sum P log P");
-  line("mass", format("%.15g", mass) + "   sum P");
-  line("time", format("%.4f", solve_time_seconds) + " s");
+  for (const char* name : {"marginal_error", "transport_cost", "primal", "dual", "gap", "entropy",
+                           "mass", "solve_time_seconds"}) {
+    const ResultField& field = result_field(name);
+    line(field.label, field.report(*this));
+  }
   return out;
 }
 

@@ -5,12 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
-#include <sstream>
 
 #include "detail/dual.hpp"
 #include "detail/exp.hpp"
 #include "detail/kernel_domain.hpp"
 #include "detail/newton.hpp"
+#include "detail/relaxation.hpp"
+#include "detail/text.hpp"
+#include "detail/validation.hpp"
+#include "detail/values.hpp"
 #include "eot/distributed.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
@@ -18,6 +21,8 @@
 
 namespace eot {
 
+using detail::str;
+using detail::Whole;
 using Eigen::VectorXd;
 
 const char* to_string(Status status) {
@@ -86,372 +91,6 @@ double effective_tolerance(const SolverOptions& options) {
 
 namespace {
 
-std::string str(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
-
-// Every digit a double has: two sums that differ show it.
-std::string exact(double value) {
-  std::ostringstream out;
-  out.precision(17);
-  out << value;
-  return out.str();
-}
-
-[[noreturn]] void reject(const std::string& message, const std::string& field = "",
-                         long long index = -1) {
-  throw InvalidArgument(message, field, index);
-}
-
-// What the checks and the loop need of the whole problem when each rank holds a block of its
-// rows (a single process: the problem itself).
-struct Whole {
-  Index n = 0;       // rows
-  Index offset = 0;  // of this rank's first row
-  double mass_a = 0, mass_b = 0;
-  CostBounds bounds;  // known_cost_bounds() over every block
-  bool may_forbid = false;
-};
-
-template <typename T>
-Whole whole(const Problem<T>& block, const Ranks& ranks) {
-  Whole w;
-  w.mass_a = block.a.template cast<double>().sum();
-  w.mass_b = block.b.template cast<double>().sum();
-  w.bounds = block.geometry->known_cost_bounds();
-  w.may_forbid = block.geometry->may_forbid();
-  w.n = block.n();
-  if (ranks.size() == 1) return w;
-  const std::vector<double> rows = ranks.all_gather({double(block.n())});
-  w.n = 0;
-  for (int r = 0; r < ranks.size(); ++r) {
-    if (r == ranks.rank()) w.offset = w.n;
-    w.n += Index(rows[r]);
-  }
-  ranks.sum(&w.mass_a, 1);
-  double extremes[] = {-w.bounds.min, w.bounds.max, double(w.may_forbid)};
-  ranks.max(extremes, 3);
-  w.bounds = {-extremes[0], extremes[1]};
-  w.may_forbid = extremes[2] > 0;
-  return w;
-}
-
-// Weights: right size, finite, non-negative (`w`: the entries from row `offset` on).
-template <typename T>
-void check_weights(const char* name, const Vector<T>& w, Index size, const char* dimension,
-                   Index offset) {
-  if (w.size() != size) {
-    reject(std::string(name) + " has " + std::to_string(w.size()) + " entries but the cost has " +
-               std::to_string(size) + " " + dimension,
-           name);
-  }
-  for (Index i = 0; i < w.size(); ++i) {
-    if (!std::isfinite(w[i]) || w[i] < 0) {
-      reject(std::string(name) + "(" + std::to_string(offset + i) + ") is " + str(w[i]) +
-                 ": weights must be finite and >= 0",
-             name, offset + i);
-    }
-  }
-}
-
-// A positive total mass (the whole problem's).
-void check_mass(const char* name, double mass) {
-  if (!(mass > 0)) {
-    reject(std::string(name) + ": the total mass is 0; at least one weight must be positive", name);
-  }
-}
-
-// The solver works with C_ij / epsilon in precision T. Beyond 1 / (unit roundoff) those
-// numbers no longer resolve differences of order 1 in the exponents: the potentials and the
-// plan they define would be noise (and could overflow).
-template <typename T>
-void check_resolution(const Problem<T>& problem, const Whole& whole) {
-  const double limit = 1 / std::numeric_limits<T>::epsilon();
-  const double magnitude = whole.bounds.magnitude();
-  if (magnitude / problem.epsilon > limit) {
-    reject("epsilon is " + str(problem.epsilon) + " but the costs reach " + str(magnitude) +
-               ": |C| / epsilon = " + str(magnitude / problem.epsilon) + " is beyond what " +
-               (std::is_same_v<T, float> ? "float" : "double") + " resolves (" + str(limit) +
-               "); raise epsilon, shift or rescale the costs" +
-               (std::is_same_v<T, float> ? ", or use double" : ""),
-           "cost");
-  }
-}
-
-// What keeps every value of a solve within double's range (exp(709) is the largest):
-// the plan's total mass, the mass of a plan with both sides free, soft sides' exp(-f / rho)
-// at a warm start, and a finite number of epsilon-scaling stages within the budget.
-template <typename T>
-void check_range(const Problem<T>& p, const SolverOptions& o, const Whole& whole) {
-  constexpr double kMaxExponent = 700;
-  const double mass_a = whole.mass_a, mass_b = whole.mass_b;
-  if (!(std::log(mass_a) + std::log(mass_b) <= kMaxExponent)) {
-    reject("a and b: the masses " + str(mass_a) + " and " + str(mass_b) +
-               " multiply beyond what double holds; rescale the weights",
-           "masses");
-  }
-  const CostBounds bounds = whole.bounds;
-  const double exponent = std::log(mass_a) + std::log(mass_b) - bounds.min / p.epsilon;
-  if (p.rho_a == 0 && p.rho_b == 0 && exponent > kMaxExponent) {
-    reject("with both sides free the plan is a_i b_j exp(-C_ij / epsilon); the smallest cost " +
-               str(bounds.min) + " makes its mass about exp(" + str(exponent) +
-               "), beyond double; shift the costs up or raise epsilon",
-           "cost");
-  }
-  for (const auto& [name, v, rho, symbol, offset] :
-       {std::tuple{"initial_f", &o.initial_f, p.rho_a, "f", whole.offset},
-        std::tuple{"initial_g", &o.initial_g, p.rho_b, "g", Index(0)}}) {
-    if (rho == 0 || rho == kInf) continue;
-    for (Index i = 0; i < v->size(); ++i) {
-      if (std::abs((*v)[i]) > kMaxExponent * rho) {
-        reject(std::string(name) + "(" + std::to_string(offset + i) + ") is " + str((*v)[i]) +
-                   ": exp(-" + symbol +
-                   " / rho) overflows; warm-start from the potentials of a nearby problem",
-               name, offset + i);
-      }
-    }
-  }
-  const EpsilonScaling& s = o.epsilon_scaling;
-  if (s.enabled && p.rho_a > 0 && p.rho_b > 0) {
-    const double start = s.initial_epsilon > 0 ? s.initial_epsilon : bounds.range();
-    const double stages = std::ceil(std::log(start / p.epsilon) / std::log(1 / s.factor));
-    if (!(stages * s.iterations_per_stage < o.max_iterations)) {
-      reject("epsilon scaling from " + str(start) + " down to " + str(p.epsilon) + " by " +
-             str(s.factor) + " takes " + str(stages) + " stages of " +
-             std::to_string(s.iterations_per_stage) +
-             " iterations, beyond max_iterations = " + std::to_string(o.max_iterations));
-    }
-  }
-}
-
-void check_rho(const char* name, double rho) {
-  if (std::isnan(rho) || rho < 0) {
-    reject(std::string(name) + " is " + str(rho) +
-           ": it must be in [0, inf] (inf = hard, 0 = free)");
-  }
-}
-
-// A constrained side (rho > 0) needs every positive-weight row to reach at least one column of
-// positive weight through a finite cost, and vice versa; otherwise its potential is infinite.
-template <typename T>
-void check_admissible(const Problem<T>& problem, int threads, const Ranks& ranks,
-                      const Whole& whole) {
-  if (!whole.may_forbid) return;  // every cost finite; masses are positive
-  struct Side {
-    bool rows;
-    const char *name, *weight, *other;
-    const Vector<T>& w;
-    double rho;
-  };
-  VectorXd lse;
-  for (const Side& side : {Side{true, "row", "a", "column", problem.a, problem.rho_a},
-                           Side{false, "column", "b", "row", problem.b, problem.rho_b}}) {
-    if (side.rho == 0) continue;
-    // LSE over the other side of log(weight) - C: -inf exactly when nothing is admissible.
-    const Vector<T>& other = side.rows ? problem.b : problem.a;
-    const VectorXd log_other = other.template cast<double>().array().log();
-    if (side.rows) {
-      problem.geometry->lse_rows(log_other, 1.0, lse, threads);
-    } else {
-      problem.geometry->lse_cols(log_other, 1.0, lse, threads);
-      ranks.log_sum_exp(lse.data(), int(lse.size()));
-    }
-    const Index offset = side.rows ? whole.offset : 0;
-    agree(ranks, [&] {
-      for (Index i = 0; i < lse.size(); ++i) {
-        if (side.w[i] > 0 && lse[i] == -kInf) {
-          const std::string at = std::to_string(offset + i);
-          reject(std::string(side.name) + " " + at + " has weight " + side.weight + "(" + at +
-                     ") = " + str(side.w[i]) + " but no admissible " + side.other +
-                     ": every pair is forbidden (+inf cost) or meets a zero weight; allow a "
-                     "pair, give it zero weight, or free the side (rho = 0)",
-                 "cost", offset + i);
-        }
-      }
-    });
-  }
-}
-
-// n: this rank's rows, from row `offset` on.
-void check_options(const SolverOptions& o, Index n, Index m, Index offset) {
-  check_threads(o.threads);
-  if (o.max_iterations < 1)
-    reject("max_iterations is " + std::to_string(o.max_iterations) + ": it must be >= 1");
-  if (!std::isfinite(o.tolerance) || o.tolerance < 0) {
-    reject("tolerance is " + str(o.tolerance) +
-           ": it must be finite and >= 0 (0 = the precision's default)");
-  }
-  if (o.check_every < 1)
-    reject("check_every is " + std::to_string(o.check_every) + ": it must be >= 1");
-  const EpsilonScaling& s = o.epsilon_scaling;
-  if (!(s.factor > 0 && s.factor < 1)) {
-    reject("epsilon_scaling.factor is " + str(s.factor) + ": it must be in (0, 1)");
-  }
-  if (!std::isfinite(s.initial_epsilon) || s.initial_epsilon < 0) {
-    reject("epsilon_scaling.initial_epsilon is " + str(s.initial_epsilon) +
-           ": it must be finite and >= 0 (0 = the cost range)");
-  }
-  if (!(o.acceleration.max_omega >= 1 && o.acceleration.max_omega < 2)) {
-    reject("acceleration.max_omega is " + str(o.acceleration.max_omega) + ": it must be in [1, 2)");
-  }
-  if (!(o.acceleration.omega == 0 || (o.acceleration.omega >= 1 && o.acceleration.omega < 2))) {
-    reject("acceleration.omega is " + str(o.acceleration.omega) +
-           ": it must be in [1, 2), or 0 for the rule");
-  }
-  if (s.iterations_per_stage < 1) {
-    reject("epsilon_scaling.iterations_per_stage is " + std::to_string(s.iterations_per_stage) +
-           ": it must be >= 1");
-  }
-  for (const auto& [name, v, size, first] : {std::tuple{"initial_f", &o.initial_f, n, offset},
-                                             std::tuple{"initial_g", &o.initial_g, m, Index(0)}}) {
-    if (v->size() != 0 && v->size() != size) {
-      reject(std::string(name) + " has " + std::to_string(v->size()) + " entries; expected " +
-             std::to_string(size) + " (or none for a cold start)");
-    }
-    for (Index i = 0; i < v->size(); ++i) {
-      if (!std::isfinite((*v)[i]))
-        reject(std::string(name) + "(" + std::to_string(first + i) + ") is " + str((*v)[i]) +
-               ": it must be finite");
-    }
-  }
-}
-
-// Every rule but the weights' entries and admissibility (which takes passes over the costs).
-template <typename T>
-void check_problem(const Problem<T>& problem, const SolverOptions& options, const Whole& whole) {
-  check_mass("a", whole.mass_a);
-  check_mass("b", whole.mass_b);
-  if (!std::isfinite(problem.epsilon) || problem.epsilon <= 0) {
-    reject("epsilon is " + str(problem.epsilon) + ": it must be positive and finite", "epsilon");
-  }
-  if (problem.epsilon < std::numeric_limits<double>::min()) {
-    reject("epsilon is " + str(problem.epsilon) + ": it is below the smallest normal double (" +
-           str(std::numeric_limits<double>::min()) + ")");
-  }
-  check_resolution(problem, whole);
-  check_rho("rho_a", problem.rho_a);
-  check_rho("rho_b", problem.rho_b);
-  check_options(options, problem.n(), problem.m(), whole.offset);
-  check_range(problem, options, whole);
-  const double mass_a = whole.mass_a, mass_b = whole.mass_b;
-  if (problem.rho_a == kInf && problem.rho_b == kInf) {
-    // Equal up to the tolerance, and never stricter than the rounding of the sums (a caller
-    // asking for a fixed iteration count sets a tiny tolerance).
-    const double slack =
-        std::max(effective_tolerance<T>(options), 100 * double(std::numeric_limits<T>::epsilon()));
-    const double difference = mass_b - mass_a, mass = std::max(mass_a, mass_b);
-    if (std::abs(difference) > slack * mass) {
-      // Rounding to T alone moves a sum of k weights by up to about k unit roundoffs.
-      const double rounding =
-          double(whole.n + problem.m()) * std::numeric_limits<T>::epsilon() * mass;
-      const bool in_float = std::is_same_v<T, float> && std::abs(difference) <= rounding;
-      reject("balanced problem needs equal masses: sum(b) - sum(a) = " + str(difference) +
-                 " (sum(a) = " + exact(mass_a) + ", sum(b) = " + exact(mass_b) + "), more than " +
-                 str(slack) + " x the mass" +
-                 (in_float ? "; rounding the weights to float alone explains that much (normalize "
-                             "them in float, or use double)"
-                           : "; normalize them, or relax a side with rho_a/rho_b"),
-             "masses");
-    }
-  }
-}
-
-// Distributed: refuses inputs that every rank must share (m, b, epsilon, rho, the options,
-// initial_g) but that differ between ranks: their largest and smallest value over ranks (b and
-// initial_g by two sums). The columns' geometry itself (y) is not compared.
-template <typename T>
-void check_shared(const Problem<T>& p, const SolverOptions& o, const Ranks& ranks) {
-  if (ranks.size() == 1) return;
-  auto fingerprint = [](const auto& v) {  // the same vector gives the same bits on every rank
-    double sum = 0, weighted = 0;
-    for (Index j = 0; j < v.size(); ++j) {
-      sum += double(v[j]);
-      weighted += double(v[j]) * double(j + 1);
-    }
-    return std::pair{sum, weighted};
-  };
-  const auto [b_sum, b_weighted] = fingerprint(p.b);
-  const auto [g_sum, g_weighted] = fingerprint(o.initial_g);
-  const EpsilonScaling& e = o.epsilon_scaling;
-  const Acceleration& x = o.acceleration;
-  const std::vector<std::pair<const char*, double>> shared = {
-      {"m (the columns)", double(p.m())},
-      {"b", b_sum},
-      {"b", b_weighted},
-      {"epsilon", p.epsilon},
-      {"rho_a", p.rho_a},
-      {"rho_b", p.rho_b},
-      {"tolerance", o.tolerance},
-      {"max_iterations", double(o.max_iterations)},
-      {"check_every", double(o.check_every)},
-      {"epsilon_scaling.enabled", double(e.enabled)},
-      {"epsilon_scaling.factor", e.factor},
-      {"epsilon_scaling.initial_epsilon", e.initial_epsilon},
-      {"epsilon_scaling.iterations_per_stage", double(e.iterations_per_stage)},
-      {"acceleration.enabled", double(x.enabled)},
-      {"acceleration.max_omega", x.max_omega},
-      {"acceleration.omega", x.omega},
-      {"domain", double(o.domain)},
-      {"newton", double(o.newton)},
-      {"initial_g", double(o.initial_g.size())},
-      {"initial_g", g_sum},
-      {"initial_g", g_weighted}};
-  std::vector<double> high, low;
-  for (const auto& [name, value] : shared) {
-    high.push_back(value);
-    low.push_back(-value);
-  }
-  ranks.max(high.data(), int(high.size()));
-  ranks.max(low.data(), int(low.size()));
-  for (std::size_t k = 0; k < shared.size(); ++k) {
-    if (high[k] != -low[k]) {  // every value finite or inf by now: the checks came first
-      reject(std::string("the ranks disagree on ") + shared[k].first +
-                 ": every rank of a distributed solve must give the same columns (b), epsilon, "
-                 "rho and options",
-             "options");
-    }
-  }
-}
-
-// validate()'s rules on a block of rows; returns what the solve needs of the whole problem.
-template <typename T>
-Whole validate_whole(const Problem<T>& problem, const SolverOptions& options, const Ranks& ranks) {
-  agree(ranks, [&] {
-    if (!problem.geometry) reject("geometry: is null; a problem needs a cost", "cost");
-  });
-  agree(ranks, [&] {
-    if (ranks.size() > 1 && (options.domain == Domain::Kernel || options.newton == NewtonMode::On))
-      reject("a solve split over " + std::to_string(ranks.size()) +
-             " processes runs in the log domain without the Newton stage; leave domain and "
-             "newton at auto (or off)");
-  });
-  const Whole whole_problem = whole(problem, ranks);
-  agree(ranks, [&] {  // each rank's entries first: what a single process would report first
-    check_weights("a", problem.a, problem.n(), "rows", whole_problem.offset);
-    check_weights("b", problem.b, problem.m(), "columns", 0);
-  });
-  agree(ranks, [&] { check_problem(problem, options, whole_problem); });
-  check_shared(problem, options, ranks);  // the same verdict on every rank
-  check_admissible(problem, options.threads, ranks, whole_problem);
-  return whole_problem;
-}
-
-}  // namespace
-
-template <typename T>
-void validate(const Problem<T>& block, const SolverOptions& options, const Ranks& ranks) {
-  validate_whole(block, options, ranks);
-}
-
-template <typename T>
-void validate(const Problem<T>& problem, const SolverOptions& options) {
-  validate(problem, options, Ranks::single());
-}
-
-namespace {
-
 // One Sinkhorn run (its log-sum-exps from the log or the kernel domain). The potentials live in
 // cost units, in double. Each half-step leaves behind the log-sum-exp it computed; while the
 // other potential has not moved, that LSE also gives this side's marginal, so checks and final
@@ -478,7 +117,8 @@ class Sinkhorn {
         tolerance_(effective_tolerance<T>(options)),
         choice_(distributed() ? DomainChoice{Domain::Log, 0, "log domain, nothing stored"}
                               : choose_domain(problem, options)),
-        stop_(distributed() ? &agreed_stop_ : options.interrupt) {
+        stop_(distributed() ? &agreed_stop_ : options.interrupt),
+        relaxation_(options.acceleration, options.check_every) {
     f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
     g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
     double aimed[] = {p_.rho_a > 0 ? detail::target(a_, f_, p_.rho_a).sum() : 0.0};
@@ -492,103 +132,37 @@ class Sinkhorn {
     }
   }
 
+  // The loop, one for every regime (tau does the rest): for each epsilon stage, iterations of
+  // an f-update then a g-update (or one Newton step); at the target, a check when due.
   Result run() {
-    auto elapsed = [&] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - called_).count();
-    };
-    Result result;
     const std::vector<double> stages = epsilon_stages();
-    result.stages = int(stages.size());
-    result.status = Status::MaxIterationsReached;
-    int iterations = 0;
-    for (std::size_t stage = 0; stage < stages.size(); ++stage) {
+    stages_ = int(stages.size());
+    int iteration = 0;
+    for (int stage = 0; stage < stages_; ++stage) {
       set_epsilon(stages[stage]);
-      const bool target = stage + 1 == stages.size();
-      for (int in_stage = 1;; ++in_stage) {
-        if (iterations == o_.max_iterations) {
-          result.message = "reached max_iterations = " + std::to_string(o_.max_iterations) +
-                           " before the marginal error fell to " + str(threshold_) +
-                           "; raise max_iterations or the tolerance, or enable epsilon scaling";
-          return finish(result, iterations, elapsed);
-        }
-        ++iterations;
+      const bool target = stage + 1 == stages_;
+      const int length = o_.epsilon_scaling.iterations_per_stage;
+      for (int in_stage = 1; target || in_stage <= length; ++in_stage) {
+        if (iteration == o_.max_iterations) return finish(out_of_budget(), iteration);
+        ++iteration;
         // The flag may turn true after the iteration's last update completed: then it counts.
         bool completed = false;
         const bool finite =
             newton_on_ ? newton_step(completed) : (completed = update_f() && update_g());
-        if (interrupted())
-          return finish_interrupted(result, completed ? iterations : iterations - 1, elapsed);
-        if (!finite) {
-          result.status = Status::NumericalFailure;
-          result.message = "an update at iteration " + std::to_string(iterations) + " (epsilon " +
-                           str(eps_) + ") produced a non-finite potential; the last finite " +
-                           "potentials are returned";
-          return finish(result, iterations, elapsed);
-        }
-        if (!target) {
-          if (in_stage == o_.epsilon_scaling.iterations_per_stage) break;
-          continue;
-        }
+        if (interrupted()) return finish_interrupted(completed ? iteration : iteration - 1);
+        if (!finite) return finish(not_finite(iteration), iteration);
+        if (!target) continue;
         // The kernel takes over after one log-domain iteration at the target: K is first
         // absorbed at potentials that are roughly consistent, so few of its entries underflow.
         kernel_on_ = kernel_.has_value();
         // Check when due, at the last allowed iteration, or when both marginals are at hand.
         const bool free = (tau_a_ == 0 || row_current_) && (tau_b_ == 0 || col_current_);
-        if (iterations % o_.check_every != 0 && iterations != o_.max_iterations && !free) continue;
-        const Measure measured = measure();
-        if (interrupted()) return finish_interrupted(result, iterations, elapsed);
-        // What the solver decides by is the relative error; what it reports, the absolute one.
-        const double error = measured.error, relative = measured.relative;
-        threshold_ = tolerance_ * std::exp(measured.log_aimed);
-        const bool overflow = !std::isfinite(error) || !std::isfinite(relative);
-        if (overflow && omega_ > 1) {
-          relax(relative, iterations);  // over-relaxation overflowed: back to where it began
-          continue;
-        }
-        if (overflow) {
-          result.status = Status::NumericalFailure;
-          result.message = "the marginal error at iteration " + std::to_string(iterations) +
-                           " is not finite (the plan overflows)";
-          return finish(result, iterations, elapsed);
-        }
-        result.history.push_back({iterations, eps_, error});
-        if (relative <= tolerance_) {
-          result.status = Status::Converged;
-          result.message = "converged in " + std::to_string(iterations) +
-                           (iterations == 1 ? " iteration" : " iterations") + ": " +
-                           describe_error(measured);
-          return finish(result, iterations, elapsed);
-        }
-        if (o_.callback || distributed()) {
-          const IterationInfo info{iterations, int(stage), int(stages.size()), eps_,
-                                   error,      threshold_, elapsed(),          newton_steps_};
-          // Distributed, the strongest action any rank's callback asks for (Abort over Stop over
-          // Continue); a rank without a callback asks to continue.
-          double asked = o_.callback ? double(o_.callback(info)) : 0.0;
-          ranks_.max(&asked, 1);
-          const CallbackAction action = CallbackAction(int(asked));
-          if (action != CallbackAction::Continue) {
-            const bool stop = action == CallbackAction::Stop;
-            result.status = stop ? Status::StoppedByCallback : Status::AbortedByCallback;
-            result.message = std::string(stop ? "stopped" : "aborted") +
-                             " by the callback at iteration " + std::to_string(iterations) +
-                             " with marginal error " + str(error);
-            return finish(result, iterations, elapsed);
-          }
-        }
-        relax(relative, iterations);
-        // Stalled: Sinkhorn goes to Newton if it can; Newton stalls only at the floor.
-        if (stalled(relative, iterations) && (newton_on_ || !start_newton())) {
-          result.status = Status::Stalled;
-          result.message = stall_message(iterations);
-          return finish(result, iterations, elapsed);
-        }
-        if (newton_worth_it(relative, iterations)) start_newton();
-        if (iterations - last_check_.iteration >= 2 * o_.check_every)  // a rate over 2-4 checks
-          last_check_ = {iterations, relative, {}, {}};
+        if (iteration % o_.check_every != 0 && iteration != o_.max_iterations && !free) continue;
+        if (std::optional<Ending> end = check(iteration, stage)) return finish(*end, iteration);
       }
+      if (std::optional<Ending> end = stage_done(iteration, stage)) return finish(*end, iteration);
     }
-    return result;  // not reached: the target stage only ends by returning
+    return finish({}, iteration);  // not reached: the target stage only ends by returning
   }
 
  private:
@@ -596,6 +170,103 @@ class Sinkhorn {
     double error = 0, relative = 0;
     double log_aimed = -kInf;  // log max(sum t_a, sum t_b)
   };
+
+  // How a solve ends, before its values are evaluated.
+  struct Ending {
+    Status status = Status::MaxIterationsReached;
+    std::string message;
+  };
+
+  // A check at the target. In order: an overflow, convergence, the callback, over-relaxation's
+  // verdict, the stall detector, the switch to Newton. An Ending if the solve ends here.
+  std::optional<Ending> check(int iteration, int stage) {
+    const Measure measured = measure();
+    if (interrupted()) return Ending{Status::Interrupted, ""};
+    // What the solver decides by is the relative error; what it reports, the absolute one.
+    const double error = measured.error, relative = measured.relative;
+    threshold_ = tolerance_ * std::exp(measured.log_aimed);
+    if (!std::isfinite(error) || !std::isfinite(relative)) {
+      // Over-relaxation overflowed: back to where it began. Else the plan itself overflows.
+      if (relaxation_.omega() > 1) {
+        relax(relative, iteration);
+        return {};
+      }
+      return Ending{Status::NumericalFailure, "the marginal error at iteration " +
+                                                  std::to_string(iteration) +
+                                                  " is not finite (the plan overflows)"};
+    }
+    const IterationInfo info = iteration_info(iteration, stage, error);
+    history_.push_back(info);
+    if (relative <= tolerance_) {
+      return Ending{Status::Converged, "converged in " + std::to_string(iteration) +
+                                           (iteration == 1 ? " iteration" : " iterations") + ": " +
+                                           describe_error(measured)};
+    }
+    if (std::optional<Ending> end = ask_callback(info)) return end;
+    relax(relative, iteration);
+    // Stalled: Sinkhorn goes to Newton if it can; Newton stalls only at the floor.
+    if (stalled(relative, iteration) && (newton_on_ || !start_newton()))
+      return Ending{Status::Stalled, stall_message(iteration)};
+    if (newton_worth_it(relative, iteration)) start_newton();
+    if (iteration - last_check_.iteration >= 2 * o_.check_every)  // a rate over 2-4 checks
+      last_check_ = {iteration, relative};
+    return {};
+  }
+
+  // The end of an epsilon-scaling stage: the callback (if any) sees the stage's marginal error.
+  std::optional<Ending> stage_done(int iteration, int stage) {
+    if (stage + 1 == stages_ || !(o_.callback || distributed())) return {};
+    const Measure measured = measure();
+    if (interrupted()) return Ending{Status::Interrupted, ""};
+    threshold_ = tolerance_ * std::exp(measured.log_aimed);
+    return ask_callback(iteration_info(iteration, stage, measured.error));
+  }
+
+  IterationInfo iteration_info(int iteration, int stage, double error) const {
+    return {iteration, stage, stages_, eps_, error, threshold_, elapsed(), newton_steps_};
+  }
+
+  // The callback's verdict. Distributed, the strongest action any rank's callback asks for
+  // (Abort over Stop over Continue); a rank without a callback asks to continue.
+  std::optional<Ending> ask_callback(const IterationInfo& info) {
+    if (!o_.callback && !distributed()) return {};
+    double asked = o_.callback ? double(o_.callback(info)) : 0.0;
+    ranks_.max(&asked, 1);
+    const CallbackAction action = CallbackAction(int(asked));
+    if (action == CallbackAction::Continue) return {};
+    const bool stop = action == CallbackAction::Stop;
+    return Ending{stop ? Status::StoppedByCallback : Status::AbortedByCallback,
+                  std::string(stop ? "stopped" : "aborted") + " by the callback at iteration " +
+                      std::to_string(info.iteration) + " with marginal error " +
+                      str(info.marginal_error)};
+  }
+
+  // Over-relaxation's verdict at a check; a fallback restores where it began.
+  void relax(double relative, int iteration) {
+    using Verdict = detail::OverRelaxation::Verdict;
+    if (relaxation_.on_check(relative, iteration, f_, g_) == Verdict::Restore) {
+      f_ = relaxation_.restore_f();
+      g_ = relaxation_.restore_g();
+      row_current_ = col_current_ = false;
+    }
+  }
+
+  Ending out_of_budget() const {
+    return {Status::MaxIterationsReached,
+            "reached max_iterations = " + std::to_string(o_.max_iterations) +
+                " before the marginal error fell to " + str(threshold_) +
+                "; raise max_iterations or the tolerance, or enable epsilon scaling"};
+  }
+
+  Ending not_finite(int iteration) const {
+    return {Status::NumericalFailure,
+            "an update at iteration " + std::to_string(iteration) + " (epsilon " + str(eps_) +
+                ") produced a non-finite potential; the last finite potentials are returned"};
+  }
+
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - called_).count();
+  }
 
   // epsilon_0 * factor^k while above the target, then the target. One stage if scaling is off
   // or a side is free (one update then solves the problem exactly).
@@ -608,61 +279,6 @@ class Sinkhorn {
     }
     stages.push_back(p_.epsilon);
     return stages;
-  }
-
-  // At each check of the target stage. Plain iterations until two checks give the rate r, then
-  // omega from it. Over-relaxed iterations may raise the error for a while before it falls
-  // faster; they are judged against where they started: 10 times that error, or no progress
-  // after max(5 checks, 2 / (1 - r)) iterations (what plain Sinkhorn needs to shrink the error
-  // by e^2), and the solver goes back there with omega = 1, up to kMaxFallbacks times.
-  void relax(double error, int iteration) {
-    if (!o_.acceleration.enabled || fallbacks_ == kMaxFallbacks) return;
-    if (omega_ == 1) {
-      if (previous_.iteration > 0 && error < previous_.error) {
-        const double rate =
-            std::pow(error / previous_.error, 1.0 / (iteration - previous_.iteration));
-        omega_ = o_.acceleration.omega > 0
-                     ? o_.acceleration.omega
-                     : std::min(o_.acceleration.max_omega, 2 / (1 + std::sqrt(1 - rate)));
-        start_ = {iteration, error, f_, g_};
-        patience_ = std::max(5.0 * o_.check_every, 2 / (1 - rate));
-      }
-      previous_ = {iteration, error, {}, {}};
-      return;
-    }
-    const bool blew_up = !(error <= 10 * start_.error);
-    const bool stalled = iteration - start_.iteration >= patience_ && error >= start_.error;
-    if (blew_up || stalled) {
-      f_ = start_.f;
-      g_ = start_.g;
-      row_current_ = col_current_ = false;
-      omega_ = 1;
-      ++fallbacks_;
-      previous_ = {iteration, start_.error, {}, {}};  // the rate is measured afresh from here
-      return;
-    }
-    if (iteration - previous_.iteration >= 2 * o_.check_every) {
-      if (o_.acceleration.omega == 0 && error < previous_.error && error < start_.error)
-        raise_omega(std::pow(error / previous_.error, 1.0 / (iteration - previous_.iteration)),
-                    iteration, error);
-      previous_ = {iteration, error, {}, {}};
-    }
-  }
-
-  // Adaptive over-relaxation (Hageman and Young's adaptive SOR): the first plain rate is often
-  // a transient, faster than the asymptotic one, which makes omega too small. The over-relaxed
-  // rate lambda, measured over two checks or more, tells the plain one: while omega is below
-  // the optimum (lambda > omega - 1), r = (lambda + omega - 1)^2 / (lambda omega^2). omega then
-  // moves up to 2 / (1 + sqrt(1 - r)), from a new starting point for the fallback.
-  void raise_omega(double lambda, int iteration, double error) {
-    if (!(lambda > omega_ - 1)) return;
-    const double rate = (lambda + omega_ - 1) * (lambda + omega_ - 1) / (lambda * omega_ * omega_);
-    if (!(rate < 1)) return;
-    const double next = std::min(o_.acceleration.max_omega, 2 / (1 + std::sqrt(1 - rate)));
-    if (next <= omega_ + 0.01) return;
-    omega_ = next;
-    start_ = {iteration, error, f_, g_};
-    patience_ = std::max(5.0 * o_.check_every, 2 / (1 - rate));
   }
 
   // One Newton step in place of a Sinkhorn iteration. A step that finds no ascent makes a
@@ -694,9 +310,8 @@ class Sinkhorn {
   bool newton_worth_it(double relative, int iteration) const {
     if (newton_on_ || !newton_ || o_.newton == NewtonMode::Off) return false;
     if (o_.newton == NewtonMode::On) return newton_failures_ == 0;
-    const bool relaxing = o_.acceleration.enabled && fallbacks_ < kMaxFallbacks;
-    if (relaxing && (omega_ == 1 || last_check_.iteration < start_.iteration)) return false;
-    const Checkpoint& from = last_check_;
+    if (relaxation_.unsettled_since(last_check_.iteration)) return false;
+    const Point& from = last_check_;
     if (from.iteration == 0 || iteration - from.iteration < 2 * o_.check_every) return false;
     const double rate = std::pow(relative / from.error, 1.0 / (iteration - from.iteration));
     // A Newton step costs a few passes over the costs with exps; a kernel-domain iteration is
@@ -709,8 +324,7 @@ class Sinkhorn {
   bool start_newton() {
     if (!newton_ || newton_failures_ == kMaxNewtonFailures) return false;
     newton_on_ = true;
-    omega_ = 1;
-    fallbacks_ = kMaxFallbacks;
+    relaxation_.end();
     best_ = {};
     return true;
   }
@@ -718,9 +332,9 @@ class Sinkhorn {
   // The stall detector: no new lowest error (by 1%) for five times what the rate from the first
   // check at the target to the lowest error takes to halve it, and at least 20 checks.
   bool stalled(double error, int iteration) {
-    if (first_.iteration == 0) first_ = {iteration, error, {}, {}};
+    if (first_.iteration == 0) first_ = {iteration, error};
     if (best_.iteration == 0 || error < 0.99 * best_.error) {
-      best_ = {iteration, error, {}, {}};
+      best_ = {iteration, error};
       return false;
     }
     double window = 20.0 * (newton_on_ ? 1 : o_.check_every);  // Newton checks every step
@@ -806,7 +420,8 @@ class Sinkhorn {
   bool damped_update(const VectorXd& lse, double tau, const VectorXd& potential,
                      VectorXd& next) const {
     next = (lse.array() == -kInf).select(0.0, -tau * eps_ * lse.array());
-    if (omega_ != 1) next = potential + omega_ * (next - potential);
+    const double omega = relaxation_.omega();
+    if (omega != 1) next = potential + omega * (next - potential);
     return next.allFinite();
   }
 
@@ -850,12 +465,6 @@ class Sinkhorn {
     }
     if (++kernel_failures_ > 3) drop_kernel();
     return false;
-  }
-
-  void record_domain(Result& result) const {
-    result.domain = kernel_on_ ? "kernel" : "log";
-    result.absorptions = kernel_ ? kernel_->absorptions() : absorptions_;
-    result.kernel_bytes = choice_.kernel_bytes;
   }
 
   void drop_kernel() {
@@ -924,33 +533,14 @@ class Sinkhorn {
             log_w.array() - (rho == kInf ? 0.0 : 1 / rho) * potential.array()};
   }
 
-  // rho KL(x | w) for a soft side, 0 for a hard or free one.
-  static double penalty(const VectorXd& x, const VectorXd& w, double rho) {
-    if (rho == kInf || rho == 0) return 0;
-    const Eigen::ArrayXd terms =
-        (x.array() > 0).select(x.array() * (x.array() / w.array()).log(), 0.0);
-    return rho * (terms - x.array() + w.array()).sum();
-  }
-
-  template <typename Elapsed>
-  Result finish_interrupted(Result& result, int completed, Elapsed elapsed) {
-    result.status = Status::Interrupted;
-    result.message = "interrupted after " + std::to_string(completed) +
-                     " iterations; f and g are the potentials of the last completed update";
-    result.iterations = completed;
-    result.newton_steps = newton_steps_;
-    record_domain(result);
-    describe_problem(result);
-    result.solve_time_seconds = elapsed();
-    return result;
-  }
-
-  template <typename Elapsed>
-  Result finish(Result& result, int iterations, Elapsed elapsed) {
-    result.iterations = iterations;
-    result.newton_steps = newton_steps_;
-    result.omega = omega_;
-    record_domain(result);
+  // The result of a solve that ends at `iteration`, its values evaluated at the target epsilon.
+  Result finish(Ending end, int iteration) {
+    if (end.status == Status::Interrupted) return finish_interrupted(iteration);
+    Result result;
+    result.status = end.status;
+    result.message = std::move(end.message);
+    result.iterations = iteration;
+    result.omega = relaxation_.omega();
     if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
     if (!evaluate(result)) {
       // Potentials far from consistent (an epsilon-scaling stage, a failed update) can make
@@ -962,40 +552,41 @@ class Sinkhorn {
         result.message += "; the final values overflow: " + zero_non_finite(result);
       }
     }
-    if (interrupted()) return finish_interrupted(result, iterations, elapsed);
-    describe_problem(result);
-    result.solve_time_seconds = elapsed();
+    if (interrupted()) return finish_interrupted(iteration);
+    describe(result);
     return result;
   }
 
-  // The values of docs/conventions.md, "Reported values" for the current potentials; false if one
-  // is not finite.
-  // Distributed, the sums over rows are summed over ranks, and the row marginal gathered.
+  // An interrupted solve's result: f, g and the problem only.
+  Result finish_interrupted(int completed) {
+    Result result;
+    result.status = Status::Interrupted;
+    result.message = "interrupted after " + std::to_string(completed) +
+                     " iterations; f and g are the potentials of the last completed update";
+    result.iterations = completed;
+    describe(result);
+    return result;
+  }
+
+  // The values of docs/conventions.md, "Reported values" for the current potentials (lib/
+  // detail/values.hpp); false if one is not finite. Distributed, the sums over rows are summed
+  // over ranks, and the row marginal gathered.
   bool evaluate(Result& result) {
     const VectorXd r = row_marginal(), c = col_marginal();
     if (interrupted()) return true;
     result.marginal_error = measure().error;
-    // The sums over this rank's rows: mass, <P, C>, <r, f>, the row penalty and conjugate term,
-    // and <r, log a> (over r > 0) for the entropy.
-    double rows[] = {r.sum(),
-                     geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
-                                              p_.epsilon, o_.threads),
-                     r.dot(f_),
-                     penalty(r, a_, p_.rho_a),
-                     detail::conjugate_term(a_, f_, p_.rho_a),
-                     (r.array() > 0).select(r.array() * log_a_.array(), 0.0).sum()};
-    ranks_.sum(rows, 6);
-    const auto& [mass, transport_cost, rf, row_penalty, row_conjugate, r_log_a] = rows;
-    result.mass = mass;
-    result.transport_cost = transport_cost;
-    const double cg = c.dot(g_);
-    const double mass_term = p_.epsilon * (result.mass - mass_a_ * mass_b_);
-    result.primal = rf + cg - mass_term + row_penalty + penalty(c, b_, p_.rho_b);
-    result.dual = row_conjugate + detail::conjugate_term(b_, g_, p_.rho_b) - mass_term;
-    result.gap = result.primal - result.dual;
-    // -sum P log P with log P_ij = log a_i + log b_j + (f_i + g_j - C_ij) / epsilon.
-    const double c_log_b = (c.array() > 0).select(c.array() * log_b_.array(), 0.0).sum();
-    result.entropy = -(r_log_a + c_log_b + (rf + cg - result.transport_cost) / p_.epsilon);
+    detail::SideSums rows = detail::side_sums(r, f_, a_, log_a_, p_.rho_a);
+    ranks_.sum(rows.data(), detail::SideSums::kCount);
+    result.transport_cost = geometry_.transport_cost(p_.log_row_factor(f_), p_.log_col_factor(g_),
+                                                     p_.epsilon, o_.threads);
+    ranks_.sum(&result.transport_cost, 1);
+    const detail::Values v = detail::values(rows, detail::side_sums(c, g_, b_, log_b_, p_.rho_b),
+                                            result.transport_cost, p_.epsilon, mass_a_, mass_b_);
+    result.mass = rows.mass;
+    result.primal = v.primal;
+    result.dual = v.dual;
+    result.gap = v.gap;
+    result.entropy = v.entropy;
     result.row_marginal = gather_rows(r);
     result.col_marginal = c;
     const auto vs = values(result);
@@ -1027,8 +618,14 @@ class Sinkhorn {
     return which + " (reported as 0)";
   }
 
-  // The potentials and what the result says about the problem.
-  void describe_problem(Result& result) const {
+  // What every result carries: the potentials, the problem, how the solve ran.
+  void describe(Result& result) const {
+    result.newton_steps = newton_steps_;
+    result.stages = stages_;
+    result.domain = kernel_on_ ? Domain::Kernel : Domain::Log;
+    result.absorptions = kernel_ ? kernel_->absorptions() : absorptions_;
+    result.kernel_bytes = choice_.kernel_bytes;
+    result.history = history_;
     result.f = gather_rows(f_);
     result.g = g_;
     result.geometry = describe_whole();
@@ -1041,6 +638,7 @@ class Sinkhorn {
     result.rho_a = p_.rho_a;
     result.rho_b = p_.rho_b;
     result.tolerance = effective_tolerance<T>(o_);
+    result.solve_time_seconds = elapsed();
   }
 
   // Every rank's entries of a vector over rows, in rank order.
@@ -1082,17 +680,15 @@ class Sinkhorn {
   // row_lse_ is valid for the current g when row_current_, col_lse_ for the current f.
   VectorXd row_lse_, col_lse_;
   bool row_current_ = false, col_current_ = false;
-  // Over-relaxation: the previous plain check, and the state where omega > 1 began.
-  struct Checkpoint {
+  detail::OverRelaxation relaxation_;
+  // The checks at the target so far, and the number of epsilon stages.
+  std::vector<IterationInfo> history_;
+  int stages_ = 1;
+  struct Point {
     int iteration = 0;
-    double error = 0;
-    VectorXd f, g;
+    double error = 0;  // relative
   };
-  double omega_ = 1, patience_ = 0;
-  int fallbacks_ = 0;
-  static constexpr int kMaxFallbacks = 3;
-  Checkpoint previous_, start_;
-  Checkpoint last_check_;  // a check at the target 2-4 checks back: its relative error
+  Point last_check_;  // a check at the target 2-4 checks back
   // Kernel domain: present if chosen, on from the second target-epsilon iteration.
   std::optional<detail::KernelDomain<T>> kernel_;
   bool kernel_on_ = false;
@@ -1103,7 +699,7 @@ class Sinkhorn {
   int newton_steps_ = 0, newton_failures_ = 0;
   static constexpr int kMaxNewtonFailures = 2;
   // Stall detector: the first check at the target, and the lowest error since.
-  Checkpoint first_, best_;
+  Point first_, best_;
 };
 
 }  // namespace
@@ -1150,7 +746,7 @@ DomainChoice choose_domain(const Problem<T>& problem, const SolverOptions& optio
 template <typename T>
 Result solve(const Problem<T>& block, const SolverOptions& options, const Ranks& ranks) {
   const auto start = std::chrono::steady_clock::now();
-  const Whole whole = validate_whole(block, options, ranks);
+  const Whole whole = detail::validate_whole(block, options, ranks);
   return Sinkhorn<T>(block, options, start, ranks, whole).run();
 }
 
@@ -1159,12 +755,8 @@ Result solve(const Problem<T>& problem, const SolverOptions& options) {
   return solve(problem, options, Ranks::single());
 }
 
-template void validate(const Problem<float>&, const SolverOptions&, const Ranks&);
-template void validate(const Problem<double>&, const SolverOptions&, const Ranks&);
 template Result solve(const Problem<float>&, const SolverOptions&, const Ranks&);
 template Result solve(const Problem<double>&, const SolverOptions&, const Ranks&);
-template void validate(const Problem<float>&, const SolverOptions&);
-template void validate(const Problem<double>&, const SolverOptions&);
 template Result solve(const Problem<float>&, const SolverOptions&);
 template Result solve(const Problem<double>&, const SolverOptions&);
 template DomainChoice choose_domain(const Problem<float>&, const SolverOptions&);

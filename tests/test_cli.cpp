@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -254,6 +255,57 @@ TEST_CASE("cli: --json is one object that agrees with the library") {
   }
   CHECK(j["solve_time_seconds"].get<double>() >= 0);
   CHECK(r.err.empty());
+  // The names and their order are a contract: scripts read them.
+  const std::vector<std::string> names = {"status",
+                                          "iterations",
+                                          "epsilon",
+                                          "transport_cost",
+                                          "primal",
+                                          "dual",
+                                          "gap",
+                                          "entropy",
+                                          "mass",
+                                          "marginal_error",
+                                          "solve_time_seconds",
+                                          "message",
+                                          "n",
+                                          "m",
+                                          "rho_a",
+                                          "rho_b",
+                                          "regime",
+                                          "geometry",
+                                          "precision",
+                                          "tolerance",
+                                          "stages",
+                                          "newton_steps",
+                                          "omega",
+                                          "domain",
+                                          "absorptions",
+                                          "kernel_bytes",
+                                          "ranks",
+                                          "history",
+                                          "version"};
+  std::vector<std::string> keys;
+  const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(r.out);
+  for (const auto& item : ordered.items()) keys.push_back(item.key());
+  CHECK(keys == names);
+  CHECK(j["domain"] == "kernel");
+  CHECK(j["history"].back()["marginal_error"] == lib.marginal_error);
+}
+
+TEST_CASE("the table of result fields: each name once, each found by name, the report's lines") {
+  const eot::Result r = eot::solve(small_problem());
+  std::set<std::string> names;
+  for (const eot::ResultField& field : eot::result_fields()) {
+    CAPTURE(field.name);
+    CHECK(names.insert(field.name).second);
+    CHECK(&eot::result_field(field.name) == &field);
+    if (field.report) CHECK(contains(r.full_report(), std::string("  ") + field.label));
+  }
+  CHECK(std::get<long long>(eot::result_field("iterations").get(r)) == r.iterations);
+  CHECK(std::get<std::string>(eot::result_field("domain").get(r)) == "kernel");
+  CHECK(contains(message_of<eot::InvalidArgument>([] { eot::result_field("cost"); }),
+                 "no result field is named 'cost'"));
 }
 
 TEST_CASE("cli: outputs in CSV and .npy round-trip and match the library") {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <thread>
 
+#include "detail/relaxation.hpp"
+#include "detail/values.hpp"
 #include "helpers.hpp"
 
 using namespace test;
@@ -81,6 +83,67 @@ eot::SolverOptions tight() {
 }
 
 }  // namespace
+
+TEST_CASE("the value formulas match docs/conventions.md at any potentials, not just optimal ones") {
+  // detail::values builds primal, dual and entropy from O(n + m) sums; direct_values from the
+  // materialized plan, term by term as the conventions write them.
+  const MatrixD c = uniform_matrix(5, 7, 71, -1, 2);
+  for (const Regime& regime : kRegimes) {
+    CAPTURE(regime.name);
+    const eot::Problem<double> p = regime_problem(regime, c, 0.4);
+    eot::Result r;
+    r.f = regime.rho_a > 0 ? VectorXd(0.3 * uniform_matrix(5, 1, 72, -1, 1)) : VectorXd::Zero(5);
+    r.g = regime.rho_b > 0 ? VectorXd(0.3 * uniform_matrix(7, 1, 73, -1, 1)) : VectorXd::Zero(7);
+    const MatrixD plan = p.plan(r.f, r.g);
+    const VectorXd row = plan.rowwise().sum(), col = plan.colwise().sum().transpose();
+    const double transport_cost = (plan.array() * c.array()).sum();
+    const VectorXd log_a = p.a.array().log(), log_b = p.b.array().log();
+    const eot::detail::Values v =
+        eot::detail::values(eot::detail::side_sums(row, r.f, p.a, log_a, p.rho_a),
+                            eot::detail::side_sums(col, r.g, p.b, log_b, p.rho_b), transport_cost,
+                            p.epsilon, p.a.sum(), p.b.sum());
+    const Direct d = direct_values(p, r, c);
+    CHECK(v.primal == doctest::Approx(d.primal).epsilon(1e-13));
+    CHECK(v.dual == doctest::Approx(d.dual).epsilon(1e-13));
+    CHECK(v.entropy == doctest::Approx(d.entropy).epsilon(1e-13));
+    CHECK(v.gap == v.primal - v.dual);
+    CHECK(std::abs(v.gap) > 1e-3);  // away from the optimum, the gap is not 0
+  }
+}
+
+TEST_CASE("over-relaxation's controller: omega from the measured rate, a fallback to its start") {
+  eot::Acceleration options;
+  eot::detail::OverRelaxation relax(options, 10);
+  const VectorXd f0 = VectorXd::Constant(3, 1.0), g0 = VectorXd::Constant(2, 2.0);
+  using Verdict = eot::detail::OverRelaxation::Verdict;
+  CHECK(relax.omega() == 1);
+  CHECK(relax.unsettled_since(0));
+  // A plain rate of 0.9 per iteration over 10 iterations: Young's omega for it.
+  CHECK(relax.on_check(1.0, 10, f0, g0) == Verdict::Continue);
+  CHECK(relax.omega() == 1);
+  CHECK(relax.on_check(std::pow(0.9, 10), 20, f0, g0) == Verdict::Continue);
+  CHECK(relax.omega() == doctest::Approx(2 / (1 + std::sqrt(1 - 0.9))));
+  CHECK(relax.unsettled_since(10));   // the rate from 10 mixes plain and relaxed iterations
+  CHECK(!relax.unsettled_since(20));  // from 20 on, omega is settled
+  // The error blows up to more than 10 times where omega began: back there, with omega = 1.
+  const VectorXd elsewhere = VectorXd::Zero(3);
+  CHECK(relax.on_check(20.0, 30, elsewhere, elsewhere) == Verdict::Restore);
+  CHECK(relax.omega() == 1);
+  CHECK(relax.restore_f() == f0);
+  CHECK(relax.restore_g() == g0);
+  SUBCASE("a non-finite error is a blow-up") {
+    CHECK(relax.on_check(std::pow(0.9, 20), 40, f0, g0) == Verdict::Continue);
+    CHECK(relax.omega() > 1);
+    CHECK(relax.on_check(std::nan(""), 50, f0, g0) == Verdict::Restore);
+  }
+  SUBCASE("end() leaves omega at 1 for good") {
+    relax.end();
+    CHECK(!relax.unsettled_since(0));
+    CHECK(relax.on_check(std::pow(0.9, 20), 40, f0, g0) == Verdict::Continue);
+    CHECK(relax.on_check(std::pow(0.9, 30), 50, f0, g0) == Verdict::Continue);
+    CHECK(relax.omega() == 1);
+  }
+}
 
 TEST_CASE("one-sided problem: a_i softmax_j(log b_j - C_ij / epsilon) after exactly one f-update") {
   const MatrixD c = uniform_matrix(6, 9, 31, -2, 2);
@@ -396,6 +459,30 @@ TEST_CASE("warm start, iteration budget and the callback") {
       CHECK(r.history.size() == 3);
     }
   }
+  SUBCASE("with epsilon scaling, the callback sees each stage's end, then the checks") {
+    eot::SolverOptions o = tight();
+    o.epsilon_scaling.enabled = true;
+    std::vector<eot::IterationInfo> seen;
+    o.callback = [&](const eot::IterationInfo& info) {
+      seen.push_back(info);
+      return eot::CallbackAction::Continue;
+    };
+    const eot::Result r = eot::solve(p, o);
+    REQUIRE(r.stages > 2);
+    REQUIRE(seen.size() > std::size_t(r.stages));
+    for (int stage = 0; stage < r.stages; ++stage) {
+      CHECK(seen[stage].stage == stage);
+      CHECK(seen[stage].stages == r.stages);
+      CHECK(seen[stage].marginal_error > 0);
+      if (stage > 0) CHECK(seen[stage].epsilon < seen[stage - 1].epsilon);
+      if (stage + 1 < r.stages) CHECK(seen[stage].iteration == 2 * (stage + 1));  // 2 a stage
+    }
+    CHECK(seen[r.stages - 1].epsilon == p.epsilon);  // the target's first check
+    CHECK(seen[r.stages - 1].iteration == 2 * (r.stages - 1) + 10 - (2 * (r.stages - 1)) % 10);
+    // The history: the target's checks, the last one (converged) not shown to the callback.
+    CHECK(r.history.size() == seen.size() - (r.stages - 1) + 1);
+    CHECK(r.history.front().iteration == seen[r.stages - 1].iteration);
+  }
   SUBCASE("an interrupt flag already set stops before the first update completes") {
     std::atomic<bool> stop{true};
     eot::SolverOptions o = tight();
@@ -507,14 +594,14 @@ TEST_CASE_TEMPLATE("the kernel domain gives the log domain's answer, absorbing a
     const eot::Result rl = eot::solve(p, log), rk = eot::solve(p, kernel);
     REQUIRE(rl.converged());
     REQUIRE(rk.converged());
-    CHECK(rl.domain == "log");
+    CHECK(rl.domain == eot::Domain::Log);
     CHECK(rl.absorptions == 0);
     if (regime.rho_b == 0) {  // a free side: solved in one log-domain update
-      CHECK(rk.domain == "log");
+      CHECK(rk.domain == eot::Domain::Log);
       CHECK(rk.iterations == 1);
       continue;
     }
-    CHECK(rk.domain == "kernel");
+    CHECK(rk.domain == eot::Domain::Kernel);
     CHECK(rk.absorptions >= 1);
     if (!is_float && regime.rho_a == eot::kInf && regime.rho_b == eot::kInf)
       CHECK(rk.absorptions >= 2);
@@ -525,7 +612,7 @@ TEST_CASE_TEMPLATE("the kernel domain gives the log domain's answer, absorbing a
     CHECK(rk.transport_cost == doctest::Approx(rl.transport_cost).epsilon(tol));
     CHECK(std::abs(rk.iterations - rl.iterations) <= 2 * log.check_every);
     // Auto picks the kernel for a problem this small.
-    CHECK(eot::solve(p).domain == "kernel");
+    CHECK(eot::solve(p).domain == eot::Domain::Kernel);
   }
   CHECK(eot::to_string(eot::domain_from_string("kernel")) == std::string("kernel"));
   CHECK(contains(message_of<eot::InvalidArgument>([] { eot::domain_from_string("exp"); }),

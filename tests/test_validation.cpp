@@ -272,11 +272,11 @@ TEST_CASE("the memory limit: byte counts, the domain choice, refusals up front")
   o.domain = eot::Domain::Auto;
   const eot::Result r = eot::solve(small, o);
   CHECK(r.converged());
-  CHECK(r.domain == "log");
+  CHECK(r.domain == eot::Domain::Log);
   CHECK(r.kernel_bytes == 0);
   o.memory_limit = 0;
   const eot::Result k = eot::solve(small, o);
-  CHECK(k.domain == "kernel");
+  CHECK(k.domain == eot::Domain::Kernel);
   CHECK(k.kernel_bytes == 480000);
   CHECK(contains(k.full_report(), "kernel domain (K 480 kB, 1 absorption)"));
 }

@@ -593,7 +593,7 @@ line's report.)";
 
 py::list history(const Result& r) {
   py::list out;
-  for (const Check& check : r.history) {
+  for (const IterationInfo& check : r.history) {
     py::dict entry;
     entry["iteration"] = check.iteration;
     entry["epsilon"] = check.epsilon;
@@ -636,35 +636,13 @@ PYBIND11_MODULE(_eot, m) {
     }
   });
 
-  py::class_<PyResult>(m, "Result", kResultDoc)
-      .def_property_readonly("status", [](const PyResult& r) { return to_string(r.status); })
-      .def_property_readonly("converged", &PyResult::converged)
-      .def_readonly("message", &PyResult::message)
-      .def_readonly("iterations", &PyResult::iterations)
-      .def_readonly("epsilon", &PyResult::epsilon)
-      .def_readonly("transport_cost", &PyResult::transport_cost)
-      .def_readonly("primal", &PyResult::primal)
-      .def_readonly("dual", &PyResult::dual)
-      .def_readonly("gap", &PyResult::gap)
-      .def_readonly("entropy", &PyResult::entropy)
-      .def_readonly("mass", &PyResult::mass)
-      .def_readonly("marginal_error", &PyResult::marginal_error)
-      .def_readonly("solve_time_seconds", &PyResult::solve_time_seconds)
-      .def_readonly("n", &PyResult::n)
-      .def_readonly("m", &PyResult::m)
-      .def_readonly("rho_a", &PyResult::rho_a)
-      .def_readonly("rho_b", &PyResult::rho_b)
-      .def_readonly("regime", &PyResult::regime)
-      .def_readonly("geometry", &PyResult::geometry)
-      .def_readonly("precision", &PyResult::precision)
-      .def_readonly("tolerance", &PyResult::tolerance)
-      .def_readonly("stages", &PyResult::stages)
-      .def_readonly("newton_steps", &PyResult::newton_steps)
-      .def_readonly("omega", &PyResult::omega)
-      .def_readonly("domain", &PyResult::domain)
-      .def_readonly("absorptions", &PyResult::absorptions)
-      .def_readonly("kernel_bytes", &PyResult::kernel_bytes)
-      .def_readonly("ranks", &PyResult::ranks)
+  py::class_<PyResult> result(m, "Result", kResultDoc);
+  for (const ResultField& field : result_fields()) {
+    result.def_property_readonly(field.name, [get = field.get](const PyResult& r) {
+      return std::visit([](const auto& v) { return py::cast(v); }, get(r));
+    });
+  }
+  result.def_property_readonly("converged", &PyResult::converged)
       .def_readonly("f", &PyResult::f)
       .def_readonly("g", &PyResult::g)
       .def_readonly("row_marginal", &PyResult::row_marginal)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "eot/problem.hpp"
@@ -29,7 +30,9 @@ enum class Status {
 // "stalled".
 const char* to_string(Status status);
 
-// What the callback sees at each convergence check.
+// A convergence check: what the callback sees at each one, and what Result::history keeps of
+// those at the target epsilon. With epsilon scaling, the callback also sees the end of every
+// stage before the target (stage < stages - 1: its epsilon, its marginal error).
 struct IterationInfo {
   int iteration = 0;  // iterations so far (one iteration = an f- and a g-update)
   int stage = 0;      // epsilon-scaling stage, 0-based; the last one is the target
@@ -146,12 +149,6 @@ struct DomainChoice {
 template <typename T>
 DomainChoice choose_domain(const Problem<T>& problem, const SolverOptions& options = {});
 
-struct Check {
-  int iteration;
-  double epsilon;
-  double marginal_error;
-};
-
 struct Result {
   Status status = Status::NumericalFailure;
   std::string message;  // why it ended, in words
@@ -167,24 +164,24 @@ struct Result {
   // The potentials (cost units) and the plan's marginals r = P 1, c = P^T 1.
   Eigen::VectorXd f, g, row_marginal, col_marginal;
 
-  int iterations = 0;          // Sinkhorn iterations and Newton steps
-  int newton_steps = 0;        // of which Newton steps
-  int stages = 1;              // epsilon-scaling stages, the target included
-  double omega = 1;            // the over-relaxation in use at the end (1: none)
-  std::string domain = "log";  // where the target-epsilon iterations ran: "log" or "kernel"
-                               // (a kernel given up on the way, see Domain, reports "log")
-  int absorptions = 0;         // kernel-domain absorptions (exp passes storing K)
-  double kernel_bytes = 0;     // K's memory when the kernel domain was chosen, else 0
-  double marginal_error = 0;   // of the returned potentials
-  double transport_cost = 0;   // <P, C>
-  double primal = 0;           // docs/conventions.md, "Reported values"
+  int iterations = 0;           // Sinkhorn iterations and Newton steps
+  int newton_steps = 0;         // of which Newton steps
+  int stages = 1;               // epsilon-scaling stages, the target included
+  double omega = 1;             // the over-relaxation in use at the end (1: none)
+  Domain domain = Domain::Log;  // where the target-epsilon iterations ran: Log or Kernel
+                                // (a kernel given up on the way, see Domain, reports Log)
+  int absorptions = 0;          // kernel-domain absorptions (exp passes storing K)
+  double kernel_bytes = 0;      // K's memory when the kernel domain was chosen, else 0
+  double marginal_error = 0;    // of the returned potentials
+  double transport_cost = 0;    // <P, C>
+  double primal = 0;            // docs/conventions.md, "Reported values"
   double dual = 0;
-  double gap = 0;                 // primal - dual: -> 0 at convergence (either sign before)
-  double entropy = 0;             // -sum P log P
-  double mass = 0;                // sum P
-  double solve_time_seconds = 0;  // the whole solve() call, validation included
-  int ranks = 1;                  // processes the rows were split over (eot/distributed.hpp)
-  std::vector<Check> history;     // every convergence check
+  double gap = 0;                      // primal - dual: -> 0 at convergence (either sign before)
+  double entropy = 0;                  // -sum P log P
+  double mass = 0;                     // sum P
+  double solve_time_seconds = 0;       // the whole solve() call, validation included
+  int ranks = 1;                       // processes the rows were split over (eot/distributed.hpp)
+  std::vector<IterationInfo> history;  // every convergence check at the target epsilon
   // Interrupted results carry f and g (and the problem fields) only: the marginals are empty
   // and the values 0, since evaluating them would take more passes over the costs.
 
@@ -194,6 +191,24 @@ struct Result {
   // Several lines: the problem, how it ended, every value.
   std::string full_report() const;
 };
+
+// A result's scalar fields by name: the one table behind every list of them (the full report's
+// values, `eot solve --json`, eot sweep's CSV and JSON rows, the Python module's attributes).
+struct ResultField {
+  using Value = std::variant<long long, double, std::string>;
+  const char* name;  // as the JSON, the CSV and Python name it
+  Value (*get)(const Result&);
+  // A value the solve found (one per epsilon in eot sweep's rows), not a fact of the problem
+  // or of how the solve ran.
+  bool found = false;
+  // Its line in the full report ("marginal error", then this text), or nullptr.
+  const char* label = nullptr;
+  std::string (*report)(const Result&) = nullptr;
+};
+// In the order `eot solve --json` writes them: the found values first.
+const std::vector<ResultField>& result_fields();
+// The field of that name; throws InvalidArgument if there is none.
+const ResultField& result_field(const std::string& name);
 
 // Throws InvalidArgument naming the first field that breaks a rule (sizes, finiteness, signs,
 // masses, feasibility of hard sides, options). solve() calls it before the first iteration.

@@ -20,9 +20,9 @@
 
 namespace {
 
+using Eigen::VectorXd;
 using eot::Index;
 using eot::kInf;
-using Eigen::VectorXd;
 
 VectorXd vector(FuzzedDataProvider& in, Index size, double (*draw)(FuzzedDataProvider&)) {
   VectorXd out(size);
@@ -97,9 +97,10 @@ void print(const char* name, const Eigen::DenseBase<Derived>& values) {
 
 void check(const Input& x, const eot::Result& r) {
   for (const auto& [name, value] :
-       {std::pair{"marginal_error", r.marginal_error}, std::pair{"transport_cost", r.transport_cost},
-        std::pair{"primal", r.primal}, std::pair{"dual", r.dual}, std::pair{"gap", r.gap},
-        std::pair{"entropy", r.entropy}, std::pair{"mass", r.mass}}) {
+       {std::pair{"marginal_error", r.marginal_error},
+        std::pair{"transport_cost", r.transport_cost}, std::pair{"primal", r.primal},
+        std::pair{"dual", r.dual}, std::pair{"gap", r.gap}, std::pair{"entropy", r.entropy},
+        std::pair{"mass", r.mass}}) {
     if (!std::isfinite(value)) fail(x, r, name);
   }
   for (const auto& [name, values] :
@@ -107,7 +108,7 @@ void check(const Input& x, const eot::Result& r) {
         std::pair{"col_marginal", &r.col_marginal}}) {
     if (!values->allFinite()) fail(x, r, name);
   }
-  for (const eot::Check& c : r.history) {
+  for (const eot::IterationInfo& c : r.history) {
     if (!std::isfinite(c.marginal_error)) fail(x, r, "marginal error in the history");
   }
 }
