@@ -207,8 +207,8 @@ void add_attention_command(CLI::App& app, Runner& run) {
   c->add_option("--iterations", args->iterations,
                 "with --two-sided: normalizations, rows first (1 = SDPA); 0 = to convergence")
       ->capture_default_str();
-  c->add_option("--regularizer", args->regularizer, "softmax, sparsemax or entmax15")
-      ->check(CLI::IsMember({"softmax", "sparsemax", "entmax15"}))
+  c->add_option("--regularizer", args->regularizer, one_of(names(attention::kRegularizers)))
+      ->check(CLI::IsMember(names(attention::kRegularizers)))
       ->capture_default_str();
   c->add_option("--out", args->out, "write the output O, n x dv")->required();
   c->add_option("--weights", args->weights, "write the attention weights, n x m");

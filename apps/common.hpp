@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <string>
 #include <type_traits>
@@ -32,6 +33,22 @@ inline constexpr const char* kExitCodes =
 // Bad input ends the run with exit code 2 and this one-line message.
 [[noreturn]] inline void bad_input(const std::string& message) {
   throw InvalidArgument(message);
+}
+
+// The library's names of an enum's values (e.g. kDomains) as "a|b|c", for --help.
+template <typename E, std::size_t N>
+std::string alternatives(const E (&values)[N]) {
+  std::string out;
+  for (const std::string& name : names(values)) out += (out.empty() ? "" : "|") + name;
+  return out;
+}
+
+// An option that takes one of those names and stores its value.
+template <typename E, std::size_t N>
+CLI::CheckedTransformer named(const E (&values)[N]) {
+  std::map<std::string, E> by_name;
+  for (E value : values) by_name[to_string(value)] = value;
+  return CLI::CheckedTransformer(by_name);
 }
 
 inline std::string number(double value) {

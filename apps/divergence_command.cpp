@@ -129,7 +129,7 @@ void add_divergence_command(CLI::App& app, Runner& run) {
   command
       ->add_option("--metric", args->metric,
                    "cost of point clouds: sqeuclidean (|x - y|^2), euclidean, negdot")
-      ->check(CLI::IsMember({"sqeuclidean", "euclidean", "negdot"}))
+      ->check(CLI::IsMember(names(kMetrics)))
       ->capture_default_str();
   CLI::Option* xy = command->add_option("--cost-xy", args->cost_xy, "C(x, y), n x m");
   CLI::Option* xx = command->add_option("--cost-xx", args->cost_xx, "C(x, x), n x n");

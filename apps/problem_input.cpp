@@ -146,7 +146,7 @@ void add_input_options(CLI::App& app, ProblemInput& input) {
   cost->excludes(x)->excludes(y);
   app.add_option("--metric", input.metric,
                  "cost of point clouds: sqeuclidean (|x - y|^2), euclidean, negdot (-<x, y>)")
-      ->check(CLI::IsMember({"sqeuclidean", "euclidean", "negdot"}))
+      ->check(CLI::IsMember(names(kMetrics)))
       ->capture_default_str();
   app.add_option("--a", input.a, "row weights (n; default uniform, mass 1)");
   app.add_option("--b", input.b, "column weights (m; default uniform, mass 1)");
@@ -182,24 +182,18 @@ void add_problem_options(CLI::App& app, ProblemInput& input) {
       "plain Sinkhorn: no over-relaxation");
   app.add_option("--omega", input.options.acceleration.omega,
                  "fixed over-relaxation in [1, 2) (default: from the measured rate)");
-  std::map<std::string, Domain> domains;  // the library's names
-  for (Domain domain : {Domain::Auto, Domain::Log, Domain::Kernel})
-    domains[to_string(domain)] = domain;
   app.add_option("--domain", input.options.domain,
                  "where the target-epsilon passes run: auto, log (n m exps each), kernel "
                  "(a stored kernel with absorption: a matrix-vector product each)")
-      ->transform(CLI::CheckedTransformer(domains))
-      ->option_text("auto|log|kernel (default auto)");
-  std::map<std::string, NewtonMode> newton_modes;  // the library's names
-  for (NewtonMode mode : {NewtonMode::Auto, NewtonMode::On, NewtonMode::Off})
-    newton_modes[to_string(mode)] = mode;
+      ->transform(named(kDomains))
+      ->option_text(alternatives(kDomains) + " (default auto)");
   app.add_option("--newton", input.options.newton,
                  "Newton steps on the dual where Sinkhorn is slow: auto (when the measured "
                  "rate says more than 1000 iterations remain, 10 000 in the kernel domain, or the "
                  "error stalls), on (from "
                  "the first check), off")
-      ->transform(CLI::CheckedTransformer(newton_modes))
-      ->option_text("auto|on|off (default auto)");
+      ->transform(named(kNewtonModes))
+      ->option_text(alternatives(kNewtonModes) + " (default auto)");
 }
 
 void require_geometry(ProblemInput& input) {

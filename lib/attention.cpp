@@ -382,11 +382,7 @@ const char* to_string(Regularizer regularizer) {
 }
 
 Regularizer regularizer_from_string(const std::string& name) {
-  for (Regularizer r : {Regularizer::Softmax, Regularizer::Sparsemax, Regularizer::Entmax15}) {
-    if (name == to_string(r)) return r;
-  }
-  throw InvalidArgument("regularizer: unknown regularizer '" + name +
-                        "'; expected softmax, sparsemax or entmax15");
+  return from_name(kRegularizers, name, "regularizer", "regularizer");
 }
 
 template <typename T>

@@ -281,11 +281,7 @@ const char* to_string(Metric metric) {
 }
 
 Metric metric_from_string(const std::string& name) {
-  for (Metric metric : {Metric::SqEuclidean, Metric::Euclidean, Metric::NegDot}) {
-    if (name == to_string(metric)) return metric;
-  }
-  throw InvalidArgument("metric: unknown metric '" + name +
-                        "'; expected sqeuclidean, euclidean or negdot");
+  return from_name(kMetrics, name, "metric", "metric");
 }
 
 template <typename T>

@@ -58,10 +58,7 @@ const char* to_string(NewtonMode mode) {
 }
 
 NewtonMode newton_mode_from_string(const std::string& name) {
-  for (NewtonMode mode : {NewtonMode::Auto, NewtonMode::On, NewtonMode::Off}) {
-    if (name == to_string(mode)) return mode;
-  }
-  throw InvalidArgument("newton: unknown mode '" + name + "'; expected auto, on or off");
+  return from_name(kNewtonModes, name, "newton", "mode");
 }
 
 const char* to_string(Domain domain) {
@@ -77,10 +74,7 @@ const char* to_string(Domain domain) {
 }
 
 Domain domain_from_string(const std::string& name) {
-  for (Domain domain : {Domain::Auto, Domain::Log, Domain::Kernel}) {
-    if (name == to_string(domain)) return domain;
-  }
-  throw InvalidArgument("domain: unknown domain '" + name + "'; expected auto, log or kernel");
+  return from_name(kDomains, name, "domain", "domain");
 }
 
 template <typename T>

@@ -75,6 +75,8 @@ TwoSided<T> sinkhorn(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
 // entmax15() below): -epsilon H(p) softmax; (epsilon / 2) |p|^2 sparsemax; the Tsallis
 // entropy with alpha = 1.5, 1.5-entmax. The last two give exact zeros.
 enum class Regularizer { Softmax, Sparsemax, Entmax15 };
+inline constexpr Regularizer kRegularizers[] = {Regularizer::Softmax, Regularizer::Sparsemax,
+                                                Regularizer::Entmax15};
 const char* to_string(Regularizer regularizer);
 // "softmax", "sparsemax" or "entmax15"; throws InvalidArgument otherwise.
 Regularizer regularizer_from_string(const std::string& name);

@@ -5,6 +5,8 @@
 #include <string>
 #include <utility>
 
+#include "eot/types.hpp"
+
 namespace eot {
 
 // An argument breaks a rule. The message names the field, its value (or index) and the rule;
@@ -25,6 +27,17 @@ class InvalidArgument : public std::invalid_argument {
   std::string field_;
   long long index_;
 };
+
+// The value of `values` that to_string names `name`; else InvalidArgument("<field>: unknown
+// <noun> 'name'; expected a, b or c", field).
+template <typename E, std::size_t N>
+E from_name(const E (&values)[N], const std::string& name, const char* field, const char* noun) {
+  for (E value : values)
+    if (name == to_string(value)) return value;
+  throw InvalidArgument(std::string(field) + ": unknown " + noun + " '" + name + "'; expected " +
+                            one_of(names(values)),
+                        field);
+}
 
 // A file cannot be read or written. The message names the file and, where known, the place.
 class IoError : public std::runtime_error {

@@ -141,6 +141,7 @@ enum class Metric {
   Euclidean,    // |x - y|
   NegDot,       // -<x, y>: with epsilon = sqrt(d), the one-sided problem is attention
 };
+inline constexpr Metric kMetrics[] = {Metric::SqEuclidean, Metric::Euclidean, Metric::NegDot};
 const char* to_string(Metric metric);
 // Parses "sqeuclidean", "euclidean" or "negdot"; throws InvalidArgument otherwise.
 Metric metric_from_string(const std::string& name);

@@ -86,6 +86,7 @@ enum class Domain {
   Log,     // n m exps per pass, nothing stored: point clouds stay O(n + m) in memory
   Kernel,  // whenever both sides are constrained; InvalidArgument if K cannot fit
 };
+inline constexpr Domain kDomains[] = {Domain::Auto, Domain::Log, Domain::Kernel};
 const char* to_string(Domain domain);  // "auto", "log", "kernel"
 // Parses those names; throws InvalidArgument otherwise.
 Domain domain_from_string(const std::string& name);
@@ -99,6 +100,7 @@ Domain domain_from_string(const std::string& name);
 // to Sinkhorn (plain, without over-relaxation), which may switch again later, twice at most.
 enum class NewtonMode { Auto, On, Off };
 inline constexpr int kNewtonAfter = 1000;
+inline constexpr NewtonMode kNewtonModes[] = {NewtonMode::Auto, NewtonMode::On, NewtonMode::Off};
 const char* to_string(NewtonMode mode);  // "auto", "on", "off"
 // Parses those names; throws InvalidArgument otherwise.
 NewtonMode newton_mode_from_string(const std::string& name);
