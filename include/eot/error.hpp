@@ -1,11 +1,11 @@
 // The library's exceptions. Only bad input throws; how a solve ended is a Status.
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#include "eot/types.hpp"
+#include <vector>
 
 namespace eot {
 
@@ -27,6 +27,23 @@ class InvalidArgument : public std::invalid_argument {
   std::string field_;
   long long index_;
 };
+
+// The names of an enum's values, by its to_string (e.g. names(kMetrics)): the one list the
+// parsers, their messages and the command line's choices come from.
+template <typename E, std::size_t N>
+std::vector<std::string> names(const E (&values)[N]) {
+  std::vector<std::string> out;
+  for (E value : values) out.push_back(to_string(value));
+  return out;
+}
+
+// "a, b or c".
+inline std::string one_of(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t k = 0; k < names.size(); ++k)
+    out += (k == 0 ? "" : k + 1 == names.size() ? " or " : ", ") + names[k];
+  return out;
+}
 
 // The value of `values` that to_string names `name`; else InvalidArgument("<field>: unknown
 // <noun> 'name'; expected a, b or c", field).
