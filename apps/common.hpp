@@ -51,6 +51,15 @@ CLI::CheckedTransformer named(const E (&values)[N]) {
   return CLI::CheckedTransformer(by_name);
 }
 
+// --metric's help: "cost of point clouds: sqeuclidean (|x - y|^2), euclidean (|x - y|), ...".
+inline std::string metric_help() {
+  std::string out = "cost of point clouds:";
+  for (Metric metric : kMetrics)
+    out += std::string(out.back() == ':' ? " " : ", ") + to_string(metric) + " (" +
+           formula(metric) + ")";
+  return out;
+}
+
 inline std::string number(double value) {
   std::ostringstream out;
   out << value;

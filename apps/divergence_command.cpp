@@ -126,9 +126,7 @@ void add_divergence_command(CLI::App& app, Runner& run) {
   command->add_option("--epsilon,--reg", args->epsilon, "entropic regularization, > 0")->required();
   CLI::Option* x = command->add_option("--x", args->x, "points of the first measure (n x d)");
   CLI::Option* y = command->add_option("--y", args->y, "points of the second measure (m x d)");
-  command
-      ->add_option("--metric", args->metric,
-                   "cost of point clouds: sqeuclidean (|x - y|^2), euclidean, negdot")
+  command->add_option("--metric", args->metric, metric_help())
       ->check(CLI::IsMember(names(kMetrics)))
       ->capture_default_str();
   CLI::Option* xy = command->add_option("--cost-xy", args->cost_xy, "C(x, y), n x m");

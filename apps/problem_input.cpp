@@ -144,8 +144,7 @@ void add_input_options(CLI::App& app, ProblemInput& input) {
   x->needs(y);
   y->needs(x);
   cost->excludes(x)->excludes(y);
-  app.add_option("--metric", input.metric,
-                 "cost of point clouds: sqeuclidean (|x - y|^2), euclidean, negdot (-<x, y>)")
+  app.add_option("--metric", input.metric, metric_help())
       ->check(CLI::IsMember(names(kMetrics)))
       ->capture_default_str();
   app.add_option("--a", input.a, "row weights (n; default uniform, mass 1)");

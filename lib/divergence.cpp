@@ -5,6 +5,7 @@
 
 #include "detail/dual.hpp"
 #include "detail/exp.hpp"
+#include "detail/metrics.hpp"
 #include "detail/tiles.hpp"
 #include "eot/error.hpp"
 
@@ -67,31 +68,38 @@ VectorXd weight_gradient(const VectorXd& potential, const VectorXd& lse, double 
          epsilon * (detail::exp_or_zero(potential.array() / epsilon + lse.array()) - other_mass);
 }
 
-// sum_j P_ij grad_1 c(p_i, q_j), P_ij = exp(alpha_i + beta_j - c(p_i, q_j) / epsilon).
+// sum_j P_ij grad_1 c(p_i, q_j), P_ij = exp(alpha_i + beta_j - c(p_i, q_j) / epsilon), with
+// grad_1 c = u p - v q (lib/detail/metrics.hpp).
 template <typename T>
 Matrix<double> transport_gradient(const Matrix<T>& p, const Matrix<T>& q, Metric metric,
                                   const VectorXd& alpha, const VectorXd& beta, double epsilon,
                                   int threads) {
   const PointCloud<T> cloud(p, q, metric);
   const Matrix<double> pd = p.template cast<double>(), qd = q.template cast<double>();
+  const VectorXd p_sq = pd.rowwise().squaredNorm(), q_sq = qd.rowwise().squaredNorm();
   Matrix<double> out = Matrix<double>::Zero(p.rows(), p.cols());
-  detail::for_each_tile(cloud, detail::Along::Rows, threads,
-                        [&](Index i0, Index j0, const typename Geometry<T>::Tile& tile) {
-                          const Eigen::ArrayXXd c = tile.template cast<double>().array();
-                          Eigen::ArrayXXd z = -c / epsilon;
-                          z.colwise() += alpha.segment(i0, c.rows()).array();
-                          z.rowwise() += beta.segment(j0, c.cols()).transpose().array();
-                          Eigen::MatrixXd w = detail::exp_or_zero(z).matrix();  // the plan's tile
-                          // grad_1 c: 2 (p - q) squared Euclidean, (p - q) / |p - q| Euclidean, -q
-                          // negdot.
-                          if (metric == Metric::SqEuclidean) w *= 2;
-                          if (metric == Metric::Euclidean)
-                            w = (c > 0).select(w.array() / c, 0.0).matrix();
-                          auto rows = out.middleRows(i0, c.rows());
-                          if (metric != Metric::NegDot)
-                            rows += w.rowwise().sum().asDiagonal() * pd.middleRows(i0, c.rows());
-                          rows -= w * qd.middleRows(j0, c.cols());
-                        });
+  detail::with_metric(metric, [&](auto ops) {
+    detail::for_each_tile(cloud, detail::Along::Rows, threads,
+                          [&](Index i0, Index j0, const typename Geometry<T>::Tile& tile) {
+                            const Eigen::ArrayXXd c = tile.template cast<double>().array();
+                            Eigen::ArrayXXd z = -c / epsilon;
+                            z.colwise() += alpha.segment(i0, c.rows()).array();
+                            z.rowwise() += beta.segment(j0, c.cols()).transpose().array();
+                            const Eigen::ArrayXXd plan = detail::exp_or_zero(z);
+                            Eigen::MatrixXd u(c.rows(), c.cols()), v(c.rows(), c.cols());
+                            for (Index j = 0; j < c.cols(); ++j) {
+                              for (Index i = 0; i < c.rows(); ++i) {
+                                const detail::Gradient g =
+                                    ops.gradient(c(i, j), p_sq[i0 + i], q_sq[j0 + j]);
+                                u(i, j) = plan(i, j) * g.u;
+                                v(i, j) = plan(i, j) * g.v;
+                              }
+                            }
+                            out.middleRows(i0, c.rows()) +=
+                                u.rowwise().sum().asDiagonal() * pd.middleRows(i0, c.rows()) -
+                                v * qd.middleRows(j0, c.cols());
+                          });
+  });
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "detail/exp.hpp"
+#include "detail/metrics.hpp"
 #include "detail/tiles.hpp"
 #include "eot/error.hpp"
 #include "eot/memory.hpp"
@@ -269,15 +270,11 @@ typename Geometry<T>::Tile CostMatrix<T>::tile(Index i0, Index j0, Index ni, Ind
 // PointCloud
 
 const char* to_string(Metric metric) {
-  switch (metric) {
-    case Metric::SqEuclidean:
-      return "sqeuclidean";
-    case Metric::Euclidean:
-      return "euclidean";
-    case Metric::NegDot:
-      return "negdot";
-  }
-  return "unknown";
+  return detail::with_metric(metric, [](auto ops) { return ops.name; });
+}
+
+const char* formula(Metric metric) {
+  return detail::with_metric(metric, [](auto ops) { return ops.formula; });
 }
 
 Metric metric_from_string(const std::string& name) {
@@ -325,15 +322,9 @@ template <typename T>
 CostBounds PointCloud<T>::known_cost_bounds() const {
   const double x_max = std::sqrt(double(x_sq_.maxCoeff()));
   const double y_max = std::sqrt(double(y_sq_.maxCoeff()));
-  switch (metric_) {
-    case Metric::SqEuclidean:
-      return {0, (x_max + y_max) * (x_max + y_max)};
-    case Metric::Euclidean:
-      return {0, x_max + y_max};
-    case Metric::NegDot:
-      return {-x_max * y_max, x_max * y_max};
-  }
-  return {-kInf, kInf};
+  return detail::with_metric(metric_, [&](auto ops) {
+    return CostBounds{ops.lowest(x_max, y_max), ops.highest(x_max, y_max)};
+  });
 }
 
 template <typename T>
@@ -343,10 +334,7 @@ typename Geometry<T>::Tile PointCloud<T>::tile(Index i0, Index j0, Index ni, Ind
   // allocation each time.
   if (scratch.size() < ni * nj) scratch.resize(ni, nj);
   const Index d = x_.cols();
-  static_assert(int(kernels::CloudMetric::NegDot) == int(Metric::NegDot) &&
-                int(kernels::CloudMetric::Euclidean) == int(Metric::Euclidean));
-  kernels::table<T>().cloud_tile(kernels::CloudMetric(int(metric_)), x_.data() + i0 * d,
-                                 y_.data() + j0 * d,
+  kernels::table<T>().cloud_tile(metric_, x_.data() + i0 * d, y_.data() + j0 * d,
                                  d <= kDirectDimensions ? y_t_.data() + j0 : nullptr, y_t_.cols(),
                                  x_sq_.data() + i0, y_sq_.data() + j0, ni, nj, d, scratch.data());
   return typename Geometry<T>::Tile(scratch.data(), ni, nj, Eigen::OuterStride<>(nj));

@@ -60,8 +60,7 @@ TEST_CASE("Sinkhorn divergence: zero on equal measures, positive otherwise, OT t
 TEST_CASE("Sinkhorn divergence: gradients match central finite differences, every metric") {
   const MatrixD x = uniform_matrix(5, 2, 611), y = uniform_matrix(6, 2, 612, -0.5, 1.5);
   const double epsilon = 0.1, h = 1e-5;
-  for (eot::Metric metric :
-       {eot::Metric::SqEuclidean, eot::Metric::Euclidean, eot::Metric::NegDot}) {
+  for (eot::Metric metric : eot::kMetrics) {
     for (double rho : {eot::kInf, 0.7}) {
       CAPTURE(eot::to_string(metric));
       CAPTURE(rho);

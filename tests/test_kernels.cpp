@@ -119,21 +119,14 @@ void check_cloud(const k::Table<T>& t, Index d, double tolerance) {
   const MatrixD xr = uniform_matrix(ni, d, 8, -1, 1), yr = uniform_matrix(nj, d, 9, -1, 1);
   const eot::Matrix<T> x = xr.cast<T>(), y = yr.cast<T>(), y_t = y.transpose();
   const eot::Vector<T> x_sq = x.rowwise().squaredNorm(), y_sq = y.rowwise().squaredNorm();
-  for (k::CloudMetric metric :
-       {k::CloudMetric::SqEuclidean, k::CloudMetric::Euclidean, k::CloudMetric::NegDot}) {
+  for (eot::Metric metric : eot::kMetrics) {
+    CAPTURE(eot::to_string(metric));
     std::vector<T> out(ni * nj);
     t.cloud_tile(metric, x.data(), y.data(), d <= 8 ? y_t.data() : nullptr, nj, x_sq.data(),
                  y_sq.data(), ni, nj, d, out.data());
     for (Index i = 0; i < ni; ++i) {
       for (Index j = 0; j < nj; ++j) {
-        long double sq = 0, dot = 0;
-        for (Index c = 0; c < d; ++c) {
-          sq += ((long double)x(i, c) - y(j, c)) * ((long double)x(i, c) - y(j, c));
-          dot += (long double)x(i, c) * y(j, c);
-        }
-        const long double expected = metric == k::CloudMetric::SqEuclidean ? sq
-                                     : metric == k::CloudMetric::Euclidean ? std::sqrt(sq)
-                                                                           : -dot;
+        const long double expected = test::reference_cost(metric, x.row(i), y.row(j));
         CHECK(std::abs(out[i * nj + j] - expected) < tolerance * d);
       }
     }

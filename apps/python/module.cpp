@@ -537,7 +537,7 @@ constexpr const char* kSolveDoc = R"(Solve one entropic OT problem (docs/convent
     minimize <P, C> + epsilon KL(P | a b^T) + rho_a KL(P 1 | a) + rho_b KL(P^T 1 | b)
 
 cost: n x m costs (finite, or inf for a forbidden pair); or x (n x d) and y (m x d) with a
-metric ('sqeuclidean', 'euclidean', 'negdot'), never forming an n x m array. a, b: weights
+metric (one of eot.METRICS), never forming an n x m array. a, b: weights
 (uniform, mass 1, if omitted). rho_a, rho_b: inf a hard constraint, 0 a free side, else a KL
 penalty. precision: 'double' or 'float'. tolerance: on the marginal error relative to the
 aimed mass (None: 1e-9 in double, 1e-5 in float). The other options are eot::SolverOptions'.
@@ -623,6 +623,7 @@ PYBIND11_MODULE(_eot, m) {
   namespace py = pybind11;
   m.doc() = "eot's compiled core; use the eot package";
   m.attr("__version__") = kVersion;
+  m.attr("METRICS") = py::tuple(py::cast(names(kMetrics)));
   main_thread =
       py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
 

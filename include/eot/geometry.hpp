@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "eot/metric.hpp"
 #include "eot/types.hpp"
 
 namespace eot {
@@ -136,16 +137,6 @@ class CostMatrix final : public Geometry<T> {
   CostBounds bounds_;  // of the finite entries
 };
 
-enum class Metric {
-  SqEuclidean,  // |x - y|^2 (POT's and OTT-JAX's convention; GeomLoss halves it)
-  Euclidean,    // |x - y|
-  NegDot,       // -<x, y>: with epsilon = sqrt(d), the one-sided problem is attention
-};
-inline constexpr Metric kMetrics[] = {Metric::SqEuclidean, Metric::Euclidean, Metric::NegDot};
-const char* to_string(Metric metric);
-// Parses "sqeuclidean", "euclidean" or "negdot"; throws InvalidArgument otherwise.
-Metric metric_from_string(const std::string& name);
-
 // Points x (n x d) and y (m x d); costs are computed tile by tile, never stored.
 template <typename T>
 class PointCloud final : public Geometry<T> {
@@ -164,7 +155,7 @@ class PointCloud final : public Geometry<T> {
   double bytes() const override {
     return double(x_.size() + 2 * y_.size() + x_sq_.size() + y_sq_.size()) * sizeof(T);
   }
-  // From the largest norms: [0, (|x| + |y|)^2], [0, |x| + |y|] or +-|x| |y|.
+  // From the largest norms |x|, |y| (e.g. [0, (|x| + |y|)^2] for sqeuclidean).
   CostBounds known_cost_bounds() const override;
   typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
                                   Matrix<T>& scratch) const override;

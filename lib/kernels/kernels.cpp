@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "detail/exp.hpp"
+#include "detail/metrics.hpp"
 
 #if !defined(EOT_ISA_NAMESPACE) || !defined(EOT_ISA_ENUM)
 #error "compile with EOT_ISA_NAMESPACE and EOT_ISA_ENUM defined (see CMakeLists.txt)"
@@ -227,45 +228,52 @@ void transport(const T* c, Index ld, Index ni, Index nj, const double* alpha, co
 // ---------------------------------------------------------------------------------------------
 // Point clouds and the stored kernel
 
-// |x|^2 + |y|^2 - 2 <x, y> clamped at 0 against rounding, its square root, or -<x, y>.
-template <typename T>
-void cloud_product(CloudMetric metric, const T* x, const T* y, const T* x_sq, const T* y_sq,
-                   Index ni, Index nj, Index d, Work<T> tile) {
-  const ConstTile<T> xs(x, ni, d, Eigen::OuterStride<>(d)), ys(y, nj, d, Eigen::OuterStride<>(d));
-  if (metric == CloudMetric::NegDot) {
-    tile.noalias() = -xs * ys.transpose();
-    return;
-  }
-  tile.noalias() = T(-2) * xs * ys.transpose();
-  tile.colwise() += Eigen::Map<const Vector<T>>(x_sq, ni);
-  tile.rowwise() += Eigen::Map<const Vector<T>>(y_sq, nj).transpose();
-  tile = tile.cwiseMax(T(0));
-  if (metric == CloudMetric::Euclidean) tile = tile.cwiseSqrt();
-}
-
-template <typename T>
-void cloud_tile(CloudMetric metric, const T* x, const T* y, const T* y_t, Index y_t_ld,
-                const T* x_sq, const T* y_sq, Index ni, Index nj, Index d, T* out) {
-  Work<T> tile = work<T, 0>(ni, nj);
+// The costs of one metric (lib/detail/metrics.hpp): squared distances or dot products, summed
+// a coordinate at a time over contiguous coordinates of the column points (y_t) or from the
+// product x y^T (the squared distance as |x|^2 + |y|^2 - 2 <x, y>, clamped at 0 against
+// rounding), then finished row by row in place.
+template <typename Ops, typename T>
+void cloud_costs(const T* x, const T* y, const T* y_t, Index y_t_ld, const T* x_sq, const T* y_sq,
+                 Index ni, Index nj, Index d, Work<T> tile) {
+  constexpr bool distance = Ops::base == detail::Base::SqDistance;
+  const Eigen::Map<const Array<T>> y_norms(y_sq, nj);
   if (y_t) {
-    // Row by row, a coordinate at a time, over contiguous coordinates of the column points:
-    // (x_ik - y_jk)^2 summed directly (no cancellation, no clamping), or the dot product.
     auto yk = [&](Index k) { return Eigen::Map<const Array<T>>(y_t + k * y_t_ld, nj).transpose(); };
     for (Index r = 0; r < ni; ++r) {
       auto row = tile.row(r).array();
       const T* xr = x + r * d;
-      if (metric == CloudMetric::NegDot) {
-        row = -xr[0] * yk(0);
-        for (Index k = 1; k < d; ++k) row -= xr[k] * yk(k);
-      } else {
+      if constexpr (distance) {
         row = (yk(0) - xr[0]).square();
         for (Index k = 1; k < d; ++k) row += (yk(k) - xr[k]).square();
-        if (metric == CloudMetric::Euclidean) row = row.sqrt();
+      } else {
+        row = xr[0] * yk(0);
+        for (Index k = 1; k < d; ++k) row += xr[k] * yk(k);
       }
     }
   } else {
-    cloud_product(metric, x, y, x_sq, y_sq, ni, nj, d, tile);
+    const ConstTile<T> xs(x, ni, d, Eigen::OuterStride<>(d)), ys(y, nj, d, Eigen::OuterStride<>(d));
+    if constexpr (distance) {
+      tile.noalias() = T(-2) * xs * ys.transpose();
+      tile.colwise() += Eigen::Map<const Vector<T>>(x_sq, ni);
+      tile.rowwise() += y_norms.matrix().transpose();
+      tile = tile.cwiseMax(T(0));
+    } else {
+      tile.noalias() = xs * ys.transpose();
+    }
   }
+  for (Index r = 0; r < ni; ++r) {
+    auto row = tile.row(r).array();
+    Ops::finish(row, x_sq[r], y_norms.transpose());
+  }
+}
+
+template <typename T>
+void cloud_tile(Metric metric, const T* x, const T* y, const T* y_t, Index y_t_ld, const T* x_sq,
+                const T* y_sq, Index ni, Index nj, Index d, T* out) {
+  Work<T> tile = work<T, 0>(ni, nj);
+  detail::with_metric(metric, [&](auto ops) {
+    cloud_costs<decltype(ops)>(x, y, y_t, y_t_ld, x_sq, y_sq, ni, nj, d, tile);
+  });
   Tile<T>(out, ni, nj, Eigen::OuterStride<>(nj)) = tile;
 }
 

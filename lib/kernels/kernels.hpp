@@ -14,15 +14,14 @@
 
 #include <cstddef>
 
+#include "eot/metric.hpp"
+
 namespace eot::kernels {
 
 using Index = std::ptrdiff_t;
 
 enum class Isa { Baseline, Avx2, Avx512 };
 inline constexpr int kIsaCount = 3;
-
-// Point-cloud costs (eot::Metric's values).
-enum class CloudMetric { SqEuclidean, Euclidean, NegDot };
 
 // What an attention query may see: keys j with key_padding[j] == 0 (or all if null), j <= i if
 // causal; bias (ld bias_ld, indexed by the head's query and key) is added to the scaled score.
@@ -63,10 +62,11 @@ struct Table {
   void (*transport)(const T* c, Index ld, Index ni, Index nj, const double* alpha,
                     const double* beta, double s, double* per_row);
 
-  // Point-cloud costs of x (ni x d) against y (nj x d) into out (ni x nj, ld nj). For d <= 8,
-  // y_t is y transposed (d x nj, ld y_t_ld) and the costs are summed a coordinate at a time;
-  // otherwise (y_t null) from the product x y^T and the squared norms x_sq, y_sq.
-  void (*cloud_tile)(CloudMetric metric, const T* x, const T* y, const T* y_t, Index y_t_ld,
+  // Point-cloud costs of x (ni x d) against y (nj x d) into out (ni x nj, ld nj), with the
+  // squared norms x_sq, y_sq (lib/detail/metrics.hpp). For d <= 8, y_t is y transposed (d x nj,
+  // ld y_t_ld) and the costs are summed a coordinate at a time; otherwise (y_t null) they come
+  // from the product x y^T.
+  void (*cloud_tile)(Metric metric, const T* x, const T* y, const T* y_t, Index y_t_ld,
                      const T* x_sq, const T* y_sq, Index ni, Index nj, Index d, T* out);
 
   // out = K x for a block of rows of K (ni x nj), and out = x^T K (nj entries).

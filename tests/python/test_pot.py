@@ -92,3 +92,15 @@ def test_emd_plan_cost_and_duals_are_pots(problem):
     np.testing.assert_allclose(eot.emd([], [], M), ot.emd([], [], M), atol=1e-12)
     with pytest.raises(ValueError, match="mass"):
         eot.emd(a, 2 * b, M)
+
+
+@pytest.mark.parametrize("metric", eot.METRICS)
+def test_every_point_cloud_metric_is_pots_dist(rng, metric):
+    # POT's ot.dist names these 'sqeuclidean', 'euclidean' and 'cosine' (scipy's cdist); negdot
+    # is -x y^T. A zero vector (cosine: 1 against everything, where scipy gives NaN) is left out.
+    x, y = rng.normal(size=(25, 3)), rng.normal(size=(15, 3))
+    cost = -x @ y.T if metric == "negdot" else ot.dist(x, y, metric=metric)
+    points, dense = eot.solve(x=x, y=y, metric=metric, epsilon=0.1), eot.solve(cost, epsilon=0.1)
+    assert points.status == dense.status == "converged"
+    assert points.iterations == dense.iterations
+    np.testing.assert_allclose(points.plan(), dense.plan(), atol=1e-12)

@@ -119,7 +119,7 @@ def test_bad_input_raises_value_error_with_the_librarys_message(rng):
     with pytest.raises(ValueError, match="not an array of numbers"):
         eot.solve([["a", "b"]], epsilon=0.1)
     with pytest.raises(ValueError, match="metric"):
-        eot.solve(x=cost, y=cost, metric="cosine", epsilon=0.1)
+        eot.solve(x=cost, y=cost, metric="cityblock", epsilon=0.1)
     with pytest.raises(ValueError, match="problem 1: "):
         eot.solve_batched(np.stack([cost, bad]), epsilon=0.1)
     with pytest.raises(TypeError):

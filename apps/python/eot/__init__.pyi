@@ -7,6 +7,7 @@ import numpy.typing as npt
 from . import unbalanced as unbalanced
 
 __version__: str
+METRICS: Tuple[str, ...]  # the point-cloud metrics, e.g. "sqeuclidean"
 ArrayLike = npt.ArrayLike
 Precision = Literal["double", "float"]
 
