@@ -113,15 +113,15 @@ int attention(const AttentionArgs& args) {
       out = two_sided.output;
       weights = two_sided.weights;
     } else if (regularizer == attention::Regularizer::Softmax) {
-      out = attention::forward(q, k, v, args.epsilon, mask,
-                               args.weights.empty() ? nullptr : &weights, args.threads);
+      out = attention::forward(q, k, v, args.epsilon, mask, args.threads,
+                               args.weights.empty() ? nullptr : &weights);
     } else {
       weights = attention::weights(q, k, args.epsilon, mask, regularizer, args.threads);
       out = weights * v;
     }
     if (grad_output.size() != 0) {
       grads =
-          attention::backward(q, k, v, grad_output, args.epsilon, mask, args.threads, regularizer);
+          attention::backward(q, k, v, grad_output, args.epsilon, mask, regularizer, args.threads);
     }
   } catch (const InvalidArgument& e) {
     rethrow_with_file(e, args);

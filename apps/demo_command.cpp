@@ -95,8 +95,8 @@ void forward_claims(Demo& demo) {
   s = (s.colwise() - s.rowwise().maxCoeff()).array().exp();
   const MatrixD closed = s.array().colwise() / s.rowwise().sum().array();  // softmax(QK^T/sqrt(d))
   MatrixD fused_w, solver_w;
-  const MatrixD fused = at::forward(q, k, v, 0, {}, &fused_w);
-  const MatrixD solver = at::forward_via_solver(q, k, v, 0, {}, &solver_w);
+  const MatrixD fused = at::forward(q, k, v, 0, {}, 0, &fused_w);
+  const MatrixD solver = at::forward_via_solver(q, k, v, 0, {}, 0, &solver_w);
   demo.note("n = 64 queries, m = 96 keys, d = 16, epsilon = sqrt(d) = 4; double:");
   demo.claim("solver route (one f-update) vs closed-form softmax, weights",
              max_diff(solver_w, closed), max_diff(solver_w, closed) < 1e-14, "max|d|");
@@ -138,7 +138,7 @@ void backward_claims(Demo& demo) {
   const double eps = std::sqrt(double(d)), h = 1e-6;
   const at::Gradients<double> grads = at::backward(q, k, v, g, eps);
   MatrixD p;
-  at::forward(q, k, v, eps, {}, &p);
+  at::forward(q, k, v, eps, {}, 0, &p);
   const MatrixD advantage = at::score_gradient_advantage(p, v, g, eps);
   demo.claim("dL/dS: standard backprop (D = <dO, O>) vs (1/eps) p (u - E_p[u])",
              max_diff(grads.ds, advantage), max_diff(grads.ds, advantage) < 1e-14, "max|d|");
@@ -327,7 +327,7 @@ void two_sided_claims(Demo& demo) {
   const Index n = 48, m = 32, d = 16;
   const MatrixD q = demo.gaussian(n, d), k = demo.gaussian(m, d), v = demo.gaussian(m, 8);
   MatrixD p;
-  const MatrixD sdpa = at::forward(q, k, v, 0, {}, &p);
+  const MatrixD sdpa = at::forward(q, k, v, 0, {}, 0, &p);
   const at::TwoSided<double> one = at::sinkhorn(q, k, v, 0, {}, 1);
   demo.claim("1 normalization vs SDPA, weights", max_diff(one.weights, p),
              max_diff(one.weights, p) < 1e-14, "max|d|");

@@ -291,7 +291,7 @@ int attention_sweep(const SweepArgs& args) {
   for (double e : grid) {
     Matrix<T> weights;
     throw_if_interrupted();
-    const Matrix<T> out = attention::forward(q, k, v, e, {}, &weights, args.input.options.threads);
+    const Matrix<T> out = attention::forward(q, k, v, e, {}, args.input.options.threads, &weights);
     const attention::WeightStats s = attention::weight_stats(weights, q, k);
     const double change = (out - reference).cwiseAbs().maxCoeff();
     std::snprintf(line, sizeof line, "%.17g,%.17g,%.17g,%.17g,%.17g,%.17g", e, e / sqrt_d,

@@ -82,8 +82,8 @@ TEST_CASE("attention forward: fused kernel and solver route equal the naive soft
       CAPTURE(c.name);
       const MatrixD expected = naive_weights(q, k, 2.0, c.mask);
       MatrixD fused_weights, solver_weights;
-      const MatrixD fused = at::forward(q, k, v, 0.0, c.mask, &fused_weights, 2);
-      const MatrixD solver = at::forward_via_solver(q, k, v, 0.0, c.mask, &solver_weights, 2);
+      const MatrixD fused = at::forward(q, k, v, 0.0, c.mask, 2, &fused_weights);
+      const MatrixD solver = at::forward_via_solver(q, k, v, 0.0, c.mask, 2, &solver_weights);
       CHECK(max_abs_diff(fused_weights, expected) < 1e-14);
       CHECK(max_abs_diff(solver_weights, expected) < 1e-14);
       CHECK(max_abs_diff(fused, expected * v) < 1e-14);
@@ -109,8 +109,8 @@ TEST_CASE("a query that sees no key gets a zero output row") {
   mask.bias = MatrixD::Zero(4, 5);
   mask.bias.row(2).setConstant(-eot::kInf);
   MatrixD w1, w2;
-  const MatrixD o1 = at::forward(q, k, v, 1.0, mask, &w1),
-                o2 = at::forward_via_solver(q, k, v, 1.0, mask, &w2);
+  const MatrixD o1 = at::forward(q, k, v, 1.0, mask, 0, &w1),
+                o2 = at::forward_via_solver(q, k, v, 1.0, mask, 0, &w2);
   CHECK(o1.row(2).isZero(0));
   CHECK(o2.row(2).isZero(0));
   CHECK(w1.row(2).isZero(0));
@@ -126,7 +126,7 @@ TEST_CASE("each attention row is the minimizer of <C, p> - epsilon H(p) on the s
   const MatrixD q = uniform_matrix(5, 3, 341, -1, 1), k = uniform_matrix(6, 3, 342, -1, 1);
   const double epsilon = 0.7;
   MatrixD p;
-  at::forward(q, k, MatrixD(MatrixD::Identity(6, 6)), epsilon, {}, &p);
+  at::forward(q, k, MatrixD(MatrixD::Identity(6, 6)), epsilon, {}, 0, &p);
   std::mt19937 rng(343);
   std::normal_distribution<double> normal;
   for (Index i = 0; i < 5; ++i) {
@@ -176,7 +176,7 @@ TEST_CASE("attention backward matches central finite differences, and the advant
     CHECK(max_abs_diff(epsilon * grads.ds, finite_part) < 1e-8);
 
     MatrixD p;
-    at::forward(q, k, v, epsilon, c.mask, &p);
+    at::forward(q, k, v, epsilon, c.mask, 0, &p);
     CHECK(max_abs_diff(at::score_gradient_advantage(p, v, g, epsilon), grads.ds) < 1e-14);
     for (Index i = 0; i < n;
          ++i) {  // dL/ds_i = F(p_i) u_i / epsilon: the Hessian of Phi times dL/dp
@@ -292,17 +292,18 @@ TEST_CASE("sparsemax and 1.5-entmax give scores of +inf all the weight, shared e
   }
 }
 
-TEST_CASE("sparsemax and entmax attention: backward matches finite differences") {
+TEST_CASE("every regularizer's attention: weights on the simplex, backward = finite differences") {
   const Index n = 5, m = 6;
   const MatrixD q = uniform_matrix(n, 3, 391, -1, 1), k = uniform_matrix(m, 3, 392, -1, 1);
   const MatrixD v = uniform_matrix(m, 2, 393, -1, 1), g = uniform_matrix(n, 2, 394, -1, 1);
   const double epsilon = 0.5;
-  for (at::Regularizer r :
-       {at::Regularizer::Softmax, at::Regularizer::Sparsemax, at::Regularizer::Entmax15}) {
+  for (at::Regularizer r : at::kRegularizers) {
     CAPTURE(at::to_string(r));
+    CHECK(at::regularizer_from_string(at::to_string(r)) == r);
     const MatrixD p = at::weights(q, k, epsilon, {}, r);
     CHECK(max_abs_diff(p.rowwise().sum(), VectorXd::Ones(n)) < 1e-14);
-    const at::Gradients<double> grads = at::backward(q, k, v, g, epsilon, {}, 0, r);
+    CHECK(p.minCoeff() >= 0);
+    const at::Gradients<double> grads = at::backward(q, k, v, g, epsilon, {}, r);
     MatrixD x = q, numeric(n, 3);
     const double h = 1e-7;
     for (Index i = 0; i < n; ++i) {
@@ -330,7 +331,7 @@ TEST_CASE("two-sided attention: one normalization is SDPA, more approach the col
   for (const Case& c : mask_cases(n, m)) {
     CAPTURE(c.name);
     MatrixD p;
-    const MatrixD sdpa = at::forward(q, k, v, 0.0, c.mask, &p);
+    const MatrixD sdpa = at::forward(q, k, v, 0.0, c.mask, 0, &p);
     const at::TwoSided<double> one = at::sinkhorn(q, k, v, 0.0, c.mask, 1);
     CHECK(max_abs_diff(one.weights, p) < 1e-14);
     CHECK(max_abs_diff(one.output, sdpa) < 1e-14);
@@ -553,10 +554,12 @@ TEST_CASE("attention: 1 and 2 threads give bit-identical outputs, weights and gr
   at::Mask<double> mask;
   mask.causal = true;
   MatrixD w1, w2;
-  CHECK(at::forward(q, k, v, 0, mask, &w1, 1) == at::forward(q, k, v, 0, mask, &w2, 2));
+  CHECK(at::forward(q, k, v, 0, mask, 1, &w1) == at::forward(q, k, v, 0, mask, 2, &w2));
   CHECK(w1 == w2);
-  const at::Gradients<double> g1 = at::backward(q, k, v, d_out, 0, mask, 1),
-                              g2 = at::backward(q, k, v, d_out, 0, mask, 2);
+  const at::Gradients<double> g1 = at::backward(q, k, v, d_out, 0, mask, at::Regularizer::Softmax,
+                                                1),
+                              g2 = at::backward(q, k, v, d_out, 0, mask, at::Regularizer::Softmax,
+                                                2);
   CHECK(g1.dq == g2.dq);
   CHECK(g1.dk == g2.dk);
   CHECK(g1.dv == g2.dv);

@@ -467,14 +467,14 @@ TEST_CASE("cli: eot attention writes what the library computes") {
   at::Mask<double> causal;
   causal.causal = true;
   MatrixD w;
-  const MatrixD o = at::forward(q, k, k, 0.0, causal, &w);
+  const MatrixD o = at::forward(q, k, k, 0.0, causal, 0, &w);
   CHECK(eot::io::read_matrix(box.file("o.npy")) == o);
   CHECK(eot::io::read_matrix(box.file("w.csv")) == w);
 
   const Run grads = box.run(qkv + " --out o.csv --regularizer entmax15 --grad-output " + ex +
                             "q.csv --grad-q gq.csv --grad-k gk.csv --grad-v gv.csv");
   REQUIRE(grads.exit == 0);
-  const at::Gradients<double> g = at::backward(q, k, k, q, 0.0, {}, 0, at::Regularizer::Entmax15);
+  const at::Gradients<double> g = at::backward(q, k, k, q, 0.0, {}, at::Regularizer::Entmax15);
   CHECK(eot::io::read_matrix(box.file("gq.csv")) == g.dq);
   CHECK(eot::io::read_matrix(box.file("gk.csv")) == g.dk);
   CHECK(eot::io::read_matrix(box.file("gv.csv")) == g.dv);

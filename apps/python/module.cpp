@@ -518,7 +518,7 @@ py::tuple attention_backward(const py::object& q, const py::object& k, const py:
         const auto head =
             attention::backward<T>(in.q.middleRows(h * in.n, in.n), in.k.middleRows(h * in.m, in.m),
                                    in.v.middleRows(h * in.m, in.m), dout.middleRows(h * in.n, in.n),
-                                   in.epsilon, in.mask, threads, regularizer);
+                                   in.epsilon, in.mask, regularizer, threads);
         g.dq.middleRows(h * in.n, in.n) = head.dq;
         g.dk.middleRows(h * in.m, in.m) = head.dk;
         g.dv.middleRows(h * in.m, in.m) = head.dv;

@@ -10,6 +10,14 @@
 // (columns free). forward_via_solver() takes that route through eot::solve; forward() is a
 // streaming kernel (FlashAttention's online softmax) that never holds the n x m weights unless
 // asked for them. Both follow PyTorch's conventions for masks and biases.
+//
+// Every function takes its arguments in one order: the inputs (q, k, v, grad_output), the
+// batch_heads of a batch, epsilon, the mask, the variant (regularizer, normalizations),
+// threads, and last the optional extra outputs or saved results.
+//
+// lib/attention/: streaming.cpp (the kernels' route), solver_route.cpp (through eot::solve,
+// and two-sided attention), regularizers.cpp (softmax, sparsemax, 1.5-entmax) and
+// identities.cpp (the potential, the Fisher information, the advantage form).
 #pragma once
 
 #include <string>
@@ -33,7 +41,7 @@ struct Mask {
 // output row (PyTorch returns NaN there).
 template <typename T>
 Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, double epsilon = 0,
-                  const Mask<T>& mask = {}, Matrix<T>* weights = nullptr, int threads = 0);
+                  const Mask<T>& mask = {}, int threads = 0, Matrix<T>* weights = nullptr);
 
 // Batches and heads: q is (B*H*n) x d, k is (B*H*m) x d, v is (B*H*m) x dv, the layout of a
 // contiguous PyTorch tensor of shape (B, H, L, d) viewed as (B*H*L, d). Each of the
@@ -51,8 +59,8 @@ Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T
 // (matrix-free when there is no mask or bias; masks become forbidden pairs or zero key weights).
 template <typename T>
 Matrix<T> forward_via_solver(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
-                             double epsilon = 0, const Mask<T>& mask = {},
-                             Matrix<T>* weights = nullptr, int threads = 0);
+                             double epsilon = 0, const Mask<T>& mask = {}, int threads = 0,
+                             Matrix<T>* weights = nullptr);
 
 // Two-sided (Sinkhorn) attention: the same problem with the columns constrained too
 // (rho_b = inf), rows summing to 1 and columns to n / m (among the queries and keys that see
@@ -73,7 +81,8 @@ TwoSided<T> sinkhorn(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
 
 // The entropy term of the per-query problem, and the attention it gives (see sparsemax() and
 // entmax15() below): -epsilon H(p) softmax; (epsilon / 2) |p|^2 sparsemax; the Tsallis
-// entropy with alpha = 1.5, 1.5-entmax. The last two give exact zeros.
+// entropy with alpha = 1.5, 1.5-entmax. The last two give exact zeros. Each one's operations
+// are a row of lib/attention/regularizers.cpp.
 enum class Regularizer { Softmax, Sparsemax, Entmax15 };
 inline constexpr Regularizer kRegularizers[] = {Regularizer::Softmax, Regularizer::Sparsemax,
                                                 Regularizer::Entmax15};
@@ -101,7 +110,7 @@ struct Gradients {
 template <typename T>
 Gradients<T> backward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v,
                       const Matrix<T>& grad_output, double epsilon = 0, const Mask<T>& mask = {},
-                      int threads = 0, Regularizer regularizer = Regularizer::Softmax);
+                      Regularizer regularizer = Regularizer::Softmax, int threads = 0);
 // What backward() checks first: throws InvalidArgument if its n x m working arrays (three of
 // T) cannot fit in the available memory. For a caller that wants the refusal before it runs
 // the forward pass.

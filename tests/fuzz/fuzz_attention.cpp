@@ -89,7 +89,7 @@ void run(FuzzedDataProvider& in) {
   try {
     if (use == 0) {
       eot::Matrix<T> w;
-      const eot::Matrix<T> out = att::forward(q, k, v, epsilon, mask, &w, 1);
+      const eot::Matrix<T> out = att::forward(q, k, v, epsilon, mask, 1, &w);
       check_weights(w, slack);
       if (moderate(q) && moderate(k) && moderate(v) && moderate(mask.bias) && !out.allFinite())
         fail("a non-finite output from moderate inputs");
@@ -102,7 +102,7 @@ void run(FuzzedDataProvider& in) {
       if (!r.weights.allFinite() || (r.weights.array() < 0).any()) fail("two-sided weights");
     } else {
       const auto regularizer = att::Regularizer(in.ConsumeIntegralInRange(0, 2));
-      att::backward(q, k, v, grad, epsilon, mask, 1, regularizer);
+      att::backward(q, k, v, grad, epsilon, mask, regularizer, 1);
     }
   } catch (const eot::InvalidArgument&) {
   }

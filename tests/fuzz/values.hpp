@@ -37,7 +37,7 @@ double any_value(FuzzedDataProvider& in) {
 }
 
 // Weights, epsilon, rho: the sign is the least interesting part of them.
-double magnitude(FuzzedDataProvider& in) {
+[[maybe_unused]] double magnitude(FuzzedDataProvider& in) {
   return std::fabs(any_value(in));
 }
 
