@@ -50,22 +50,26 @@ double exp_ns(int threads) {
   return seconds * 1e9 / (double(kSize) * kRounds * threads);
 }
 
-// Read bandwidth in GB/s: sums of an array of `bytes` (rounded up to 8 MB), split among the
-// threads. Over 512 MB it is the memory's; over a smaller array it may be a cache's (this
-// machine's last level holds hundreds of MB), which is then the floor for data of that size.
+// Read bandwidth in GB/s: sums of an array of `bytes` (at least 64 KB a thread), in parts
+// shared among the threads, repeated until each timing reads 256 MB. Over 512 MB it is the
+// memory's; over a smaller array it may be a cache's, which is then the floor for data of that
+// size (a stored kernel of 2 MB is read from the caches, not from memory).
 double read_gbs(int threads, double bytes = 512e6) {
-  constexpr Index kBlock = Index(1) << 20;  // doubles per block
-  const Index blocks = std::max<Index>(1, Index(std::ceil(bytes / (kBlock * sizeof(double)))));
-  const Eigen::VectorXd data = Eigen::VectorXd::Random(blocks * kBlock);
-  Eigen::VectorXd sums = Eigen::VectorXd::Zero(blocks);
+  const Index parts = 4 * Index(threads);
+  const Index part = std::max<Index>(Index(bytes / sizeof(double)) / parts, 8192);
+  const Eigen::VectorXd data = Eigen::VectorXd::Random(parts * part);
+  const double total = double(data.size()) * sizeof(double);
+  const int rounds = int(std::max(1.0, std::ceil(256e6 / total)));
+  Eigen::VectorXd sums = Eigen::VectorXd::Zero(parts);
   const kernels::Table<double>& kernels = kernels::table<double>();
   const double seconds = best_seconds(5, [&] {
-    parallel_for(blocks, threads, [&](Index block) {
-      sums[block] += kernels.sum(data.data() + block * kBlock, kBlock);
-    });
+    for (int r = 0; r < rounds; ++r) {
+      parallel_for(parts, threads,
+                   [&](Index k) { sums[k] += kernels.sum(data.data() + k * part, part); });
+    }
   });
   if (sums.sum() == 0) std::printf(" ");
-  return double(data.size()) * sizeof(double) / seconds / 1e9;
+  return total * rounds / seconds / 1e9;
 }
 
 // The largest error of the kernels' exp, in units in the last place, against std::exp in long

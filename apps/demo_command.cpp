@@ -114,13 +114,11 @@ void forward_claims(Demo& demo) {
              "max|d|");
   // The solution minimizes <C, p> - epsilon H(p) on the simplex: perturb it and compare.
   double worst = kInf;
-  std::normal_distribution<double> normal;
   for (Index i = 0; i < n; ++i) {
     const VectorXd p = closed.row(i).transpose(), cost = -(k * q.row(i).transpose());
     auto objective = [&](const VectorXd& x) { return cost.dot(x) - eps * entropy(x); };
     for (int trial = 0; trial < 20; ++trial) {
-      VectorXd delta(m);
-      for (Index j = 0; j < m; ++j) delta[j] = normal(demo.rng());
+      VectorXd delta = demo.gaussian(m, 1);
       delta.array() -= delta.mean();
       const double step = 0.5 * p.minCoeff() / delta.cwiseAbs().maxCoeff();
       worst = std::min(worst, objective(p + step * delta) - objective(p));

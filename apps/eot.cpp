@@ -103,8 +103,8 @@ int run_main(int argc, char** argv) {
                          "line, # comments, a first line of names skipped) or .npy (float64, "
                          "float32 or integers); - reads one input from the standard input.\n") +
              kExitCodes);
-  app.set_version_flag("--version", std::string("eot ") + eot::kVersion +
-                                        " (kernels: " + eot::instruction_set() + ")");
+  app.set_version_flag("--version", std::string("eot ") + eot::kVersion + " (kernels: " +
+                                        eot::instruction_set() + "; build: " + eot::kBuild + ")");
   app.require_subcommand(1);
   Runner run;
   add_solve_command(app, run);

@@ -259,13 +259,8 @@ Problem<T> read_block(const ProblemInput& args, double epsilon, const Ranks& ran
                                                  metric_from_string(args.metric));
     }
   } catch (const InvalidArgument& e) {
-    // The library names the block's row; the file's row is `offset` further.
-    std::string message = e.what();
-    const std::string local = e.field() + "(" + std::to_string(e.index());
-    if (e.index() >= 0 && e.field() != "y" && message.rfind(local, 0) == 0)
-      message.replace(0, local.size(), e.field() + "(" + std::to_string(offset + e.index()));
-    refuse_with_file(InvalidArgument(message, e.field(), e.index() < 0 ? -1 : offset + e.index()),
-                     args);
+    // The library names the block's row; the file's row is `offset` further (y is whole).
+    refuse_with_file(e.field() == "y" ? e : e.offset_by(offset), args);
   }
   Problem<T> problem(geometry, epsilon);
   // The default: uniform over every row, mass 1 (not over this block's rows).

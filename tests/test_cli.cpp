@@ -94,6 +94,7 @@ TEST_CASE("cli: version and help document the exit codes") {
   const Run version = box.run("--version");
   CHECK(version.exit == 0);
   CHECK(contains(version.out, std::string("eot ") + eot::kVersion));
+  CHECK(contains(version.out, std::string("build: ") + eot::kBuild));
   const Run help = box.run("solve --help");
   CHECK(help.exit == 0);
   CHECK(contains(help.out, "Exit codes: 0 converged; 2 bad input"));

@@ -123,6 +123,24 @@ TEST_CASE("bad problems are refused with the field, the value and the rule") {
   }
 }
 
+TEST_CASE("a refusal about a block's row names the row of the whole input") {
+  MatrixD block = uniform_matrix(3, 4, 2);
+  block(2, 1) = std::nan("");
+  try {
+    eot::CostMatrix<double> cost(block);
+    FAIL("a NaN cost was accepted");
+  } catch (const eot::InvalidArgument& e) {
+    const eot::InvalidArgument whole = e.offset_by(100);
+    CHECK(std::string(whole.what()) ==
+          "cost(102, 1) is nan: costs must be finite, or +inf for a forbidden pair");
+    CHECK(whole.field() == "cost");
+    CHECK(whole.index() == 102);
+  }
+  const eot::InvalidArgument nowhere("epsilon is 0: it must be > 0", "epsilon");
+  CHECK(std::string(nowhere.offset_by(100).what()) == nowhere.what());
+  CHECK(nowhere.offset_by(100).index() == -1);
+}
+
 TEST_CASE("bad options are refused by name") {
   const eot::Problem<double> p = dense_problem(uniform_matrix(3, 3, 3), 0.1);
   eot::SolverOptions o;

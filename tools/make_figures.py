@@ -7,6 +7,7 @@ Needs Debian's python3-numpy and python3-matplotlib. The tables it draws are wri
 the figures as CSV, so every figure can be checked against numbers.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -94,22 +95,52 @@ def attention_figures(eot, tmp):
     fig.savefig(os.path.join(FIGURES, "attention_sweep.png"), dpi=100)
     plt.close(fig)
 
-    # SDPA vs Sinkhorn attention.
-    fig, axes = plt.subplots(1, 4, figsize=(18, 4))
-    for ax, (title, extra) in zip(axes, (("SDPA (1 normalization)", ["--two-sided", "--iterations", "1"]),
-                                         ("2 normalizations", ["--two-sided", "--iterations", "2"]),
-                                         ("9 normalizations", ["--two-sided", "--iterations", "9"]),
-                                         ("Sinkhorn, converged", ["--two-sided"]))):
-        weights = os.path.join(tmp, "w.npy")
-        run(eot, "attention", *qkv, "--out", os.path.join(tmp, "o.csv"), "--weights", weights, *extra)
-        w = np.load(weights)
-        ax.imshow(w, cmap="viridis")
-        ax.set_title(f"{title}\ncolumn sums in [{w.sum(0).min():.2f}, {w.sum(0).max():.2f}]")
-        ax.set_xlabel("key")
-        ax.set_ylabel("query")
+    # SDPA vs Sinkhorn attention: what the column constraint changes is the column sums.
+    def two_sided(*extra):
+        weights, out = os.path.join(tmp, "w.npy"), os.path.join(tmp, "o.csv")
+        report = subprocess.run([eot, "attention", *qkv, "--out", out, "--weights", weights,
+                                 "--two-sided", "--json", *extra],
+                                check=True, capture_output=True, text=True).stdout
+        return np.load(weights), json.loads(report)["column_error"]
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    sdpa, _ = two_sided("--iterations", "1")
+    order = np.argsort(sdpa.sum(0))
+    header = "key,sdpa,normalizations_2,normalizations_9,converged"
+    sums = []
+    for label, extra in (("SDPA (1 normalization)", ["--iterations", "1"]),
+                         ("2 normalizations", ["--iterations", "2"]),
+                         ("9 normalizations", ["--iterations", "9"]),
+                         ("Sinkhorn, converged", [])):
+        w, _ = two_sided(*extra)
+        sums.append(w.sum(0)[order])
+        left.plot(np.arange(m), sums[-1], "o-" if not extra else ".-", ms=3, label=label)
+    left.axhline(n / m, color="k", lw=1, ls=":", label="n / m")
+    left.set_xlabel("key (sorted by its SDPA column sum)")
+    left.set_ylabel("column sum of the weights")
+    left.set_title("How much attention each key receives")
+    left.legend(fontsize=8)
+    left.grid(True, alpha=0.3)
+    # An odd count ends with a row pass: rows sum to 1 exactly, and the columns carry what is
+    # left (an even count ends with the columns exact instead).
+    counts = list(range(1, 22, 2))
+    errors = [two_sided("--iterations", str(c))[1] for c in counts]
+    right.semilogy(counts, errors, "o-")
+    right.set_xlabel("normalizations (1 = SDPA; then a column and a row pass each time)")
+    right.set_ylabel("column error |P^T 1 - n / m|_1, rows exact")
+    right.set_title("What is left of the column constraint")
+    right.grid(True, which="both", alpha=0.3)
+    fig.suptitle(f"SDPA vs Sinkhorn attention: Gaussian q, k, n = m = d = {n}, epsilon = sqrt(d)")
     fig.tight_layout()
     fig.savefig(os.path.join(FIGURES, "attention_two_sided.png"), dpi=100)
     plt.close(fig)
+    with open(os.path.join(FIGURES, "attention_two_sided.csv"), "w") as f:
+        f.write(header + "\n")
+        for j in range(m):
+            f.write(f"{order[j]}," + ",".join(f"{s_[j]:.6f}" for s_ in sums) + "\n")
+        f.write("\nnormalizations,column_error\n")
+        for c, e in zip(counts, errors):
+            f.write(f"{c},{e:.6e}\n")
 
     # Why sqrt(d): entropy against d with epsilon = 1 and epsilon = sqrt(d).
     dims, at_one, at_sqrt = [4, 16, 64, 256, 1024], [], []

@@ -6,10 +6,14 @@
 Runs `EOT_BINARY bench --scaling` (which measures this machine's exp throughput and read
 bandwidth, then the time per iteration of dense log-domain, dense kernel-domain and matrix-free
 point-cloud solves for a range of n), keeps its table (--table) and draws one line per problem
-with its floor dashed: n m exps per pass in the log domain, reading the kernel (at the DRAM
-bandwidth measured over 512 MB) in the kernel domain. Needs Debian's python3-matplotlib.
+with its floor dashed: n m exps per pass in the log domain, reading the kernel in the kernel
+domain (at the read bandwidth measured on an array of the kernel's size, so from the caches
+while it fits there). The caption names the machine, the build and the date. Needs Debian's
+python3-matplotlib.
 """
 import argparse
+import datetime
+import os
 import subprocess
 from collections import defaultdict
 
@@ -22,6 +26,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 def run_bench(binary, threads, quick):
     command = [binary, "bench", "--scaling", "--threads", str(threads)] + (["--quick"] if quick else [])
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def caption(binary, threads):
+    """The machine (CPU model, CPUs, load), the build (`eot --version`) and the date."""
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    load = os.getloadavg()[0]
+    return (f"{model}, {os.cpu_count()} CPUs, load {load:.1f} at the start; {threads} threads; "
+            f"{version}; {datetime.date.today()}.\nEach point: the time of 2k iterations minus "
+            "that of k, best of 2. Floors: one exp per cost and pass (log domain), reading K "
+            "twice at the bandwidth measured for its size (kernel domain).")
 
 
 def parse(table):
@@ -43,6 +64,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes only (a smoke test)")
     args = parser.parse_args()
 
+    note = caption(args.binary, args.threads)
     table = run_bench(args.binary, args.threads, args.quick)
     print(table, end="")
     if args.table:
@@ -54,7 +76,7 @@ def main():
 
     labels = {"dense-log": "dense, log domain", "dense-kernel": "dense, kernel domain",
               "cloud-log": "point cloud 2-D, log domain (matrix-free)"}
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(8, 6))
     for key, points in rows.items():
         n = [p[0] for p in points]
         line, = ax.loglog(n, [p[1] for p in points], "o-", label=labels[key])
@@ -65,7 +87,8 @@ def main():
     ax.set_title(f"Time per Sinkhorn iteration, double, {args.threads} threads")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, note, fontsize=7, va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(args.out, dpi=120)
 
 

@@ -20,8 +20,19 @@ class InvalidArgument : public std::invalid_argument {
   // "x" or "y" (a point cloud), "masses" (a and b together), an option ("initial_f",
   // "initial_g", "options"), or "" where no single input is at fault.
   const std::string& field() const { return field_; }
-  // The entry concerned (a row of the cost, a point, a weight), or -1.
+  // The entry concerned (a row of the cost, a point, a weight), or -1. A message about an entry
+  // starts with "field(index" (e.g. "cost(3, 5) is nan: ...").
   long long index() const { return index_; }
+  // The same refusal for an input whose rows start `rows` further (a block of a larger
+  // input): index and message count from there.
+  InvalidArgument offset_by(long long rows) const {
+    if (index_ < 0) return *this;
+    const std::string local = field_ + "(" + std::to_string(index_);
+    std::string message = what();
+    if (message.rfind(local, 0) == 0)
+      message.replace(0, local.size(), field_ + "(" + std::to_string(index_ + rows));
+    return InvalidArgument(message, field_, index_ + rows);
+  }
 
  private:
   std::string field_;
