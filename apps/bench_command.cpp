@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common.hpp"
+#include "detail/pages.hpp"
 #include "kernels/kernels.hpp"
 
 namespace eot::cli {
@@ -54,10 +55,16 @@ double exp_ns(int threads) {
 // shared among the threads, repeated until each timing reads 256 MB. Over 512 MB it is the
 // memory's; over a smaller array it may be a cache's, which is then the floor for data of that
 // size (a stored kernel of 2 MB is read from the caches, not from memory).
+// The array sits in memory as a stored kernel does (lib/detail/pages.hpp).
 double read_gbs(int threads, double bytes = 512e6) {
   const Index parts = 4 * Index(threads);
   const Index part = std::max<Index>(Index(bytes / sizeof(double)) / parts, 8192);
-  const Eigen::VectorXd data = Eigen::VectorXd::Random(parts * part);
+  constexpr std::size_t kHuge = detail::kHugePage;
+  const std::size_t size = (parts * part * sizeof(double) + kHuge - 1) / kHuge * kHuge;
+  const std::unique_ptr<double[], void (*)(void*)> memory(
+      static_cast<double*>(detail::allocate_pages(size)), &std::free);
+  Eigen::Map<Eigen::VectorXd> data(memory.get(), parts * part);
+  data.setRandom();
   const double total = double(data.size()) * sizeof(double);
   const int rounds = int(std::max(1.0, std::ceil(256e6 / total)));
   Eigen::VectorXd sums = Eigen::VectorXd::Zero(parts);

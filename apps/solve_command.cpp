@@ -27,9 +27,10 @@ struct SolveArgs {
 nlohmann::ordered_json to_json(const Result& r) {
   nlohmann::ordered_json history = nlohmann::ordered_json::array();
   for (const IterationInfo& check : r.history) {
-    history.push_back({{"iteration", check.iteration},
-                       {"epsilon", check.epsilon},
-                       {"marginal_error", check.marginal_error}});
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    for (const auto& [name, value] : history_entry(check))
+      entry[name] = std::visit([](const auto& v) -> nlohmann::ordered_json { return v; }, value);
+    history.push_back(entry);
   }
   nlohmann::ordered_json j = fields_json(r, false);
   j["history"] = history;

@@ -84,6 +84,12 @@ const ResultField& result_field(const std::string& name) {
   throw InvalidArgument("no result field is named '" + name + "'");
 }
 
+std::vector<std::pair<const char*, ResultField::Value>> history_entry(const IterationInfo& check) {
+  return {{"iteration", check.iteration},
+          {"epsilon", check.epsilon},
+          {"marginal_error", check.marginal_error}};
+}
+
 std::string Result::brief_report() const {
   return std::string(to_string(status)) + ": " + std::to_string(iterations) +
          " iterations, marginal error " + format("%.3g", marginal_error) + ", cost " +

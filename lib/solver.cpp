@@ -11,6 +11,7 @@
 #include "detail/kernel_domain.hpp"
 #include "detail/newton.hpp"
 #include "detail/relaxation.hpp"
+#include "detail/shift.hpp"
 #include "detail/text.hpp"
 #include "detail/validation.hpp"
 #include "detail/values.hpp"
@@ -94,8 +95,11 @@ class Sinkhorn {
  public:
   // `start`: when solve() was called; the reported time counts from there (validation and the
   // kernel's first exp pass included). `problem` is this rank's block of `whole`'s rows.
+  // `shift`: the costs `problem` holds are the caller's minus shift.by, and the shifted side's
+  // potential is kept minus shift.by too (lib/detail/shift.hpp).
   Sinkhorn(const Problem<T>& problem, const SolverOptions& options,
-           std::chrono::steady_clock::time_point start, const Ranks& ranks, const Whole& whole)
+           std::chrono::steady_clock::time_point start, const Ranks& ranks, const Whole& whole,
+           const detail::CostShift& shift)
       : called_(start),
         p_(problem),
         o_(options),
@@ -112,9 +116,15 @@ class Sinkhorn {
         choice_(distributed() ? DomainChoice{Domain::Log, 0, "log domain, nothing stored"}
                               : choose_domain(problem, options)),
         stop_(distributed() ? &agreed_stop_ : options.interrupt),
-        relaxation_(options.acceleration, options.check_every) {
-    f_ = o_.initial_f.size() && p_.rho_a > 0 ? o_.initial_f : VectorXd::Zero(p_.n());
-    g_ = o_.initial_g.size() && p_.rho_b > 0 ? o_.initial_g : VectorXd::Zero(p_.m());
+        relaxation_(options.acceleration, options.check_every),
+        shift_(shift),
+        f_shift_(shift.any() && shift.rows ? shift.by : VectorXd::Zero(problem.n())),
+        g_shift_(shift.any() && !shift.rows ? shift.by : VectorXd::Zero(problem.m())) {
+    // Without a warm start, a shifted side starts at its minima (f' = 0).
+    f_ = o_.initial_f.size() && p_.rho_a > 0 ? VectorXd(o_.initial_f - f_shift_)
+                                             : VectorXd::Zero(p_.n());
+    g_ = o_.initial_g.size() && p_.rho_b > 0 ? VectorXd(o_.initial_g - g_shift_)
+                                             : VectorXd::Zero(p_.m());
     double aimed[] = {p_.rho_a > 0 ? detail::target(a_, f_, p_.rho_a).sum() : 0.0};
     ranks_.sum(aimed, 1);
     if (p_.rho_b > 0) threshold_ = tolerance_ * detail::target(b_, g_, p_.rho_b).sum();
@@ -581,27 +591,43 @@ class Sinkhorn {
     result.dual = v.dual;
     result.gap = v.gap;
     result.entropy = v.entropy;
+    if (shift_.any()) {
+      // The values of the caller's costs: <P, C> and <r, f> (or <c, g>) gain <u, r>, the hard
+      // side's <w, f> gains <u, w> (lib/detail/shift.hpp); the entropy is unchanged.
+      const VectorXd& marginal = shift_.rows ? r : c;
+      const VectorXd& weights = shift_.rows ? a_ : b_;
+      const double on_plan = shift_.by.dot(marginal), on_weights = shift_.by.dot(weights);
+      result.transport_cost += on_plan;
+      result.primal += on_plan;
+      result.dual += on_weights;
+      result.gap += shift_.by.dot(marginal - weights);
+    }
     result.row_marginal = gather_rows(r);
     result.col_marginal = c;
     const auto vs = values(result);
-    return std::all_of(vs.begin(), vs.end(), [](const double* v) { return std::isfinite(*v); }) &&
+    return std::all_of(vs.begin(), vs.end(),
+                       [](const auto& v) { return std::isfinite(*v.second); }) &&
            result.row_marginal.allFinite() && c.allFinite();
   }
 
-  static std::array<double*, 7> values(Result& r) {
-    return {&r.marginal_error, &r.mass, &r.transport_cost, &r.primal, &r.dual, &r.entropy, &r.gap};
+  // The evaluated numbers, by their names in result_fields().
+  static std::array<std::pair<const char*, double*>, 7> values(Result& r) {
+    return {{{"marginal_error", &r.marginal_error},
+             {"mass", &r.mass},
+             {"transport_cost", &r.transport_cost},
+             {"primal", &r.primal},
+             {"dual", &r.dual},
+             {"entropy", &r.entropy},
+             {"gap", &r.gap}}};
   }
 
   // The last resort of the no-NaN, no-inf promise: names what overflowed and reports it as 0.
   static std::string zero_non_finite(Result& r) {
-    static const char* const names[] = {
-        "marginal_error", "mass", "transport_cost", "primal", "dual", "entropy", "gap"};
     std::string which;
-    const auto vs = values(r);
-    for (std::size_t k = 0; k < vs.size(); ++k) {
-      if (std::isfinite(*vs[k])) continue;
-      which += (which.empty() ? "" : ", ") + std::string(names[k]);
-      *vs[k] = 0;
+    for (auto [name, v] : values(r)) {
+      if (std::isfinite(*v)) continue;
+      which += (which.empty() ? "" : ", ") + std::string(name);
+      *v = 0;
     }
     for (auto [name, v] :
          {std::pair{"row_marginal", &r.row_marginal}, {"col_marginal", &r.col_marginal}}) {
@@ -620,8 +646,8 @@ class Sinkhorn {
     result.absorptions = kernel_ ? kernel_->absorptions() : absorptions_;
     result.kernel_bytes = choice_.kernel_bytes;
     result.history = history_;
-    result.f = gather_rows(f_);
-    result.g = g_;
+    result.f = gather_rows(f_ + f_shift_);
+    result.g = g_ + g_shift_;
     result.geometry = describe_whole();
     result.ranks = ranks_.size();
     result.regime = p_.regime();
@@ -675,6 +701,9 @@ class Sinkhorn {
   VectorXd row_lse_, col_lse_;
   bool row_current_ = false, col_current_ = false;
   detail::OverRelaxation relaxation_;
+  // The cost shift (lib/detail/shift.hpp), and what it takes from each side's potential.
+  const detail::CostShift shift_;
+  const VectorXd f_shift_, g_shift_;
   // The checks at the target so far, and the number of epsilon stages.
   std::vector<IterationInfo> history_;
   int stages_ = 1;
@@ -741,7 +770,14 @@ template <typename T>
 Result solve(const Problem<T>& block, const SolverOptions& options, const Ranks& ranks) {
   const auto start = std::chrono::steady_clock::now();
   const Whole whole = detail::validate_whole(block, options, ranks);
-  return Sinkhorn<T>(block, options, start, ranks, whole).run();
+  const detail::CostShift shift = detail::choose_shift(
+      block, whole.bounds, effective_tolerance<T>(options), ranks.size() > 1, options.threads);
+  if (!shift.any()) return Sinkhorn<T>(block, options, start, ranks, whole, shift).run();
+  Problem<T> shifted = block;
+  shifted.geometry = std::make_shared<detail::ShiftedCost<T>>(block.geometry, shift);
+  Whole seen = whole;
+  seen.bounds = shift.bounds;
+  return Sinkhorn<T>(shifted, options, start, ranks, seen, shift).run();
 }
 
 template <typename T>

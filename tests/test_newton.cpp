@@ -121,6 +121,69 @@ TEST_CASE("the stopping test is relative to the mass the marginals aim at") {
   CHECK(rs.iterations < 1000);
 }
 
+TEST_CASE("a constant offset of the costs costs no digits when a side is hard") {
+  // C + 1e6 at epsilon 0.01: |C| / epsilon = 1e8, where potentials in cost units would carry
+  // an error of 1e8 x 2^-53 relative into the plan. Each regime with a hard side gives the plan
+  // of C itself, f moved by the offset, and the values of C + 1e6. (C is taken as it comes back
+  // from C + 1e6, rounded to 1e6's precision: the offset problem cannot know better.)
+  const double k = 1e6, epsilon = 0.01;
+  const MatrixD c = (uniform_matrix(20, 30, 321).array() + k) - k;
+  for (const auto& [rho_a, rho_b] : {std::pair{eot::kInf, 0.0},
+                                     {eot::kInf, eot::kInf},
+                                     {eot::kInf, 1.0},
+                                     {1.0, eot::kInf},
+                                     {0.0, eot::kInf}}) {
+    CAPTURE(rho_a);
+    CAPTURE(rho_b);
+    eot::Problem<double> p = dense_problem(c, epsilon),
+                         offset = dense_problem(c.array() + k, epsilon);
+    p.rho_a = offset.rho_a = rho_a;
+    p.rho_b = offset.rho_b = rho_b;
+    eot::SolverOptions options;
+    options.tolerance = 1e-12;
+    const eot::Result r = eot::solve(p, options), ro = eot::solve(offset, options);
+    REQUIRE(r.converged());
+    CHECK(ro.converged());
+    if (rho_a == 0 || rho_b == 0) CHECK(ro.iterations == 1);  // the closed form
+    CHECK(ro.marginal_error <= 1e-12 * ro.mass);
+    // The same plan, through its marginals: exact to rounding, not to 1e8 x 2^-53.
+    CHECK(max_abs_diff(ro.row_marginal, r.row_marginal) < 1e-14);
+    CHECK(max_abs_diff(ro.col_marginal, r.col_marginal) < 1e-14);
+    // The offset goes to the hard side's potential (f when the rows are hard).
+    const VectorXd& moved = rho_a == eot::kInf ? ro.f : ro.g;
+    const VectorXd& base = rho_a == eot::kInf ? r.f : r.g;
+    CHECK((moved.array() - base.array() - k).abs().maxCoeff() < 1e-8);
+    CHECK(ro.transport_cost - k * ro.mass == doctest::Approx(r.transport_cost).epsilon(1e-9));
+    CHECK(ro.entropy == doctest::Approx(r.entropy).epsilon(1e-12));
+    // The gap of the offset problem also counts the offset times what is left of the soft
+    // side's marginal error.
+    CHECK(std::abs(ro.gap) <= k * ro.marginal_error + 1e-9);
+  }
+}
+
+TEST_CASE("one-sided attention costs at epsilon 1e-6: one update, exact rows") {
+  // -<q, k> with |q| |k| about 10: |C| / epsilon = 1e7. The closed form: each row of the plan
+  // is a_i softmax_j(<q_i, k_j> / epsilon), computed here row by row around its largest score.
+  const MatrixD q = uniform_matrix(12, 4, 331, -2, 2), k = uniform_matrix(15, 4, 332, -2, 2);
+  const double epsilon = 1e-6;
+  eot::Problem<double> p(std::make_shared<eot::PointCloud<double>>(q, k, eot::Metric::NegDot),
+                         epsilon);
+  p.a = VectorXd::Ones(12);
+  p.b = VectorXd::Ones(15);
+  p.rho_b = 0;
+  const eot::Result r = eot::solve(p);
+  REQUIRE(r.converged());
+  CHECK(r.iterations == 1);
+  VectorXd columns = VectorXd::Zero(15);
+  for (Index i = 0; i < 12; ++i) {
+    const Eigen::ArrayXd s = (k * q.row(i).transpose()).array() / epsilon;
+    const Eigen::ArrayXd e = (s - s.maxCoeff()).exp();
+    columns += (e / e.sum()).matrix();
+  }
+  CHECK(max_abs_diff(r.col_marginal, columns) < 1e-13);
+  CHECK(max_abs_diff(r.row_marginal, VectorXd::Ones(12)) < 1e-14);
+}
+
 TEST_CASE("a solve at the precision's floor ends as stalled, naming the floor") {
   const Reference ref = reference("points50_eps1e-3", 1e-3);
   eot::SolverOptions options;

@@ -595,9 +595,8 @@ py::list history(const Result& r) {
   py::list out;
   for (const IterationInfo& check : r.history) {
     py::dict entry;
-    entry["iteration"] = check.iteration;
-    entry["epsilon"] = check.epsilon;
-    entry["marginal_error"] = check.marginal_error;
+    for (const auto& [name, value] : history_entry(check))
+      entry[name] = std::visit([](const auto& v) { return py::cast(v); }, value);
     out.append(entry);
   }
   return out;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -211,6 +212,9 @@ struct ResultField {
 const std::vector<ResultField>& result_fields();
 // The field of that name; throws InvalidArgument if there is none.
 const ResultField& result_field(const std::string& name);
+// An entry of Result::history as `eot solve --json` and the Python module write it: iteration,
+// epsilon and marginal_error, in that order.
+std::vector<std::pair<const char*, ResultField::Value>> history_entry(const IterationInfo& check);
 
 // Throws InvalidArgument naming the first field that breaks a rule (sizes, finiteness, signs,
 // masses, feasibility of hard sides, options). solve() calls it before the first iteration.

@@ -22,10 +22,8 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
+#include "detail/pages.hpp"
 #include "detail/tiles.hpp"
 #include "eot/geometry.hpp"
 #include "kernels/kernels.hpp"
@@ -134,12 +132,7 @@ class KernelDomain {
           std::unique_ptr<T[], void (*)(void*)>(static_cast<T*>(spare.memory), &release_spare);
       return;
     }
-    void* memory = std::aligned_alloc(size < kHuge ? 64 : kHuge, size);
-    if (!memory) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (size >= kHuge) madvise(memory, size, MADV_HUGEPAGE);
-#endif
-    kernel_.reset(static_cast<T*>(memory));
+    kernel_.reset(static_cast<T*>(allocate_pages(size)));
   }
 
   // One block of memory per thread for kernels under 2 MB, kept from one solve to the next: a
@@ -157,9 +150,7 @@ class KernelDomain {
     static thread_local SpareBlock spare;
     return spare;
   }
-  static void release_spare(void*) noexcept {
-    spare_block().taken = false;
-  }
+  static void release_spare(void*) noexcept { spare_block().taken = false; }
 
   Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> kernel() const {
     return {kernel_.get(), n_, m_, Eigen::OuterStride<>(ld_)};
@@ -196,11 +187,9 @@ class KernelDomain {
   }
 
   static constexpr Index kChunks = 8;
-  static constexpr std::size_t kHuge = std::size_t(1) << 21;
+  static constexpr std::size_t kHuge = kHugePage;
   // Entries per row of K: m, rounded up to whole cache lines.
-  static Index padded(Index m) {
-    return (m * Index(sizeof(T)) + 63) / 64 * 64 / Index(sizeof(T));
-  }
+  static Index padded(Index m) { return (m * Index(sizeof(T)) + 63) / 64 * 64 / Index(sizeof(T)); }
   const Geometry<T>& geometry_;
   const Eigen::VectorXd log_a_, log_b_, has_a_, has_b_;
   const int threads_;

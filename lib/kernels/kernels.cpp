@@ -481,7 +481,14 @@ void log(const T* in, T* out, Index n) {
 
 template <typename T>
 T sum(const T* in, Index n) {
-  return Eigen::Map<const Array<T>>(in, n).sum();
+  // Eight packets of running sums, so that the loop waits on the reads, not on the latency of
+  // its additions (with one or two, a read from the caches would be timed at the adder's pace).
+  constexpr int kLanes = 8 * Eigen::internal::packet_traits<T>::size;
+  using Lanes = Eigen::Array<T, kLanes, 1>;
+  Lanes lanes = Lanes::Zero();
+  Index k = 0;
+  for (; k + kLanes <= n; k += kLanes) lanes += Eigen::Map<const Lanes>(in + k);
+  return lanes.sum() + Eigen::Map<const Array<T>>(in + k, n - k).sum();
 }
 
 template <typename T>

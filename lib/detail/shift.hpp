@@ -1,0 +1,116 @@
+// Potentials kept relative to the costs' row (or column) minima, so that large costs do not
+// cost digits (docs/conventions.md, "Large costs against epsilon").
+//
+// The plan exp((f_i + g_j - C_ij) / epsilon) a_i b_j depends on f_i - C_ij. When |C| / epsilon
+// is large, f and C are large too, and their rounding (|C| 2^-53 in double) is multiplied by
+// 1 / epsilon: a constant offset of 1e6 at epsilon 0.01 leaves the plan 1e-8 off whatever the
+// solver does. Subtracting each row's smallest cost u_i from the row and from f_i changes
+// neither the plan nor the update of a hard side (tau = 1 carries any shift of its potential),
+// while the differences C_ij - u_i near the row's minimum, the entries that carry the mass,
+// are exact and small. solve() runs the loop on C' = C - u with f' = f - u when the rows are a
+// hard constraint (else on the columns when they are) and |C| / epsilon would otherwise put the
+// rounding near the tolerance; the result reports f = f' + u and the values of C.
+#pragma once
+
+#include <limits>
+#include <memory>
+#include <tuple>
+#include <utility>
+
+#include "detail/tiles.hpp"
+#include "eot/geometry.hpp"
+
+namespace eot::detail {
+
+// A shift of one side: that side's potential is stored minus `by`, and the costs are seen minus
+// by_i (rows) or by_j (columns). Empty `by`: no shift.
+struct CostShift {
+  bool rows = true;
+  Eigen::VectorXd by;
+  CostBounds bounds;  // of the shifted finite costs: [0, the largest spread of a row or column]
+  bool any() const { return by.size() > 0; }
+};
+
+// The costs C_ij - by_i (or - by_j), tile by tile.
+template <typename T>
+class ShiftedCost final : public Geometry<T> {
+ public:
+  ShiftedCost(std::shared_ptr<const Geometry<T>> base, const CostShift& shift)
+      : base_(std::move(base)), rows_(shift.rows), by_(shift.by.cast<T>()), bounds_(shift.bounds) {}
+
+  Index rows() const override { return base_->rows(); }
+  Index cols() const override { return base_->cols(); }
+  std::string describe() const override { return base_->describe(); }
+  bool may_forbid() const override { return base_->may_forbid(); }
+  double bytes() const override { return base_->bytes() + double(by_.size()) * sizeof(T); }
+  CostBounds known_cost_bounds() const override { return bounds_; }
+  typename Geometry<T>::Tile tile(Index i0, Index j0, Index ni, Index nj,
+                                  Matrix<T>& scratch) const override {
+    if (scratch.size() < ni * nj) scratch.resize(ni, nj);  // first: the base may write there
+    const typename Geometry<T>::Tile c = base_->tile(i0, j0, ni, nj, scratch);
+    Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> out(scratch.data(), ni, nj,
+                                                       Eigen::OuterStride<>(nj));
+    if (rows_) {
+      out = c;  // element by element: c may be `out` itself
+      out.colwise() -= by_.segment(i0, ni);
+    } else {
+      out = c;
+      out.rowwise() -= by_.segment(j0, nj).transpose();
+    }
+    return typename Geometry<T>::Tile(scratch.data(), ni, nj, Eigen::OuterStride<>(nj));
+  }
+
+ private:
+  std::shared_ptr<const Geometry<T>> base_;
+  bool rows_;
+  Vector<T> by_;
+  CostBounds bounds_;
+};
+
+// The smallest finite cost of each row (rows) or column, 0 where there is none; and the
+// largest C_ij - by of the finite costs, in one pass.
+template <typename T>
+std::pair<Eigen::VectorXd, double> cost_minima(const Geometry<T>& geometry, bool rows,
+                                               int threads) {
+  const Index size = rows ? geometry.rows() : geometry.cols();
+  Eigen::VectorXd lo = Eigen::VectorXd::Constant(size, kInf),
+                  hi = Eigen::VectorXd::Constant(size, -kInf);
+  for_each_tile(geometry, rows ? Along::Rows : Along::Cols, threads,
+                [&](Index i0, Index j0, const typename Geometry<T>::Tile& c) {
+                  const Eigen::ArrayXXd cd = c.template cast<double>().array();
+                  const Eigen::ArrayXXd low = (cd < kInf).select(cd, kInf);
+                  const Eigen::ArrayXXd high = (cd < kInf).select(cd, -kInf);
+                  if (rows) {
+                    auto l = lo.segment(i0, c.rows()), h = hi.segment(i0, c.rows());
+                    l = l.cwiseMin(low.rowwise().minCoeff().matrix());
+                    h = h.cwiseMax(high.rowwise().maxCoeff().matrix());
+                  } else {
+                    auto l = lo.segment(j0, c.cols()), h = hi.segment(j0, c.cols());
+                    l = l.cwiseMin(low.colwise().minCoeff().transpose().matrix());
+                    h = h.cwiseMax(high.colwise().maxCoeff().transpose().matrix());
+                  }
+                });
+  const Eigen::ArrayXd empty = (lo.array() == kInf).cast<double>();
+  lo = (empty > 0).select(0.0, lo.array());
+  const double spread = (empty > 0).select(0.0, hi.array() - lo.array()).maxCoeff();
+  return {lo, spread};
+}
+
+// The shift solve() applies (none when distributed: each rank would need the others' column
+// minima): the row minima when the rows are hard, else the column minima when the columns are,
+// if the rounding of |C| / epsilon in T comes within a tenth of the tolerance.
+template <typename T>
+CostShift choose_shift(const Problem<T>& problem, CostBounds bounds, double tolerance,
+                       bool distributed, int threads) {
+  const double rounding = bounds.magnitude() / problem.epsilon * std::numeric_limits<T>::epsilon();
+  if (distributed || !(rounding > tolerance / 10)) return {};
+  if (problem.rho_a != kInf && problem.rho_b != kInf) return {};
+  CostShift shift;
+  shift.rows = problem.rho_a == kInf;
+  double spread;
+  std::tie(shift.by, spread) = cost_minima(*problem.geometry, shift.rows, threads);
+  shift.bounds = {0, spread};
+  return shift;
+}
+
+}  // namespace eot::detail
