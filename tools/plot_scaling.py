@@ -15,6 +15,7 @@ import argparse
 import datetime
 import os
 import subprocess
+import textwrap
 from collections import defaultdict
 
 import matplotlib
@@ -39,10 +40,12 @@ def caption(binary, threads):
     version = subprocess.run([binary, "--version"], capture_output=True, text=True,
                              check=True).stdout.strip()
     load = os.getloadavg()[0]
-    return (f"{model}, {os.cpu_count()} CPUs, load {load:.1f} at the start; {threads} threads; "
-            f"{version}; {datetime.date.today()}.\nEach point: the time of 2k iterations minus "
-            "that of k, best of 2. Floors: one exp per cost and pass (log domain), reading K "
-            "twice at the bandwidth measured for its size (kernel domain).")
+    text = (f"{model}, {os.cpu_count()} CPUs, 1-minute load average {load:.1f} at the start; "
+            f"{threads} threads; {version}; {datetime.date.today()}. Each point: the time of 2k "
+            "iterations minus that of k, best of 2. Floors, measured beside each point (best of 20): "
+            "one exp per cost and pass (log domain); reading K twice at the bandwidth of an array "
+            "of K's size, in huge pages as K is (kernel domain).")
+    return "\n".join(textwrap.wrap(text, 150))
 
 
 def parse(table):
@@ -87,7 +90,7 @@ def main():
     ax.set_title(f"Time per Sinkhorn iteration, double, {args.threads} threads")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.text(0.01, 0.01, note, fontsize=7, va="bottom", wrap=True)
+    fig.text(0.01, 0.01, note, fontsize=7, va="bottom")
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(args.out, dpi=120)
 

@@ -50,13 +50,11 @@ class ShiftedCost final : public Geometry<T> {
     const typename Geometry<T>::Tile c = base_->tile(i0, j0, ni, nj, scratch);
     Eigen::Map<Matrix<T>, 0, Eigen::OuterStride<>> out(scratch.data(), ni, nj,
                                                        Eigen::OuterStride<>(nj));
-    if (rows_) {
-      out = c;  // element by element: c may be `out` itself
-      out.colwise() -= by_.segment(i0, ni);
-    } else {
-      out = c;
-      out.rowwise() -= by_.segment(j0, nj).transpose();
-    }
+    // One pass, element by element (c may be `out` itself).
+    if (rows_)
+      out.array() = c.array().colwise() - by_.segment(i0, ni).array();
+    else
+      out.array() = c.array().rowwise() - by_.segment(j0, nj).transpose().array();
     return typename Geometry<T>::Tile(scratch.data(), ni, nj, Eigen::OuterStride<>(nj));
   }
 
@@ -96,9 +94,10 @@ std::pair<Eigen::VectorXd, double> cost_minima(const Geometry<T>& geometry, bool
   return {lo, spread};
 }
 
-// The shift solve() applies (none when distributed: each rank would need the others' column
-// minima): the row minima when the rows are hard, else the column minima when the columns are,
-// if the rounding of |C| / epsilon in T comes within a tenth of the tolerance.
+// The shift solve() applies: the row minima when the rows are hard, else the column minima when
+// the columns are, if the rounding of |C| / epsilon in T comes within a tenth of the tolerance.
+// None in a distributed solve (not done: the column minima, the shifted bounds and the values'
+// corrections would each need the other ranks).
 template <typename T>
 CostShift choose_shift(const Problem<T>& problem, CostBounds bounds, double tolerance,
                        bool distributed, int threads) {
