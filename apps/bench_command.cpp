@@ -55,7 +55,7 @@ double exp_ns(int threads) {
   return seconds * 1e9 / (double(kSize) * kRounds * threads);
 }
 
-// Read bandwidth in GB/s: sums of an array of `bytes` (at least 64 KB a thread), in parts
+// Read bandwidth in GB/s: sums of an array of `bytes` (at least 64 KB a part), in parts
 // shared among the threads, repeated until each timing reads 256 MB. Over 512 MB it is the
 // memory's; over a smaller array it may be a cache's, which is then the floor for data of that
 // size (a stored kernel of 2 MB is read from the caches, not from memory).

@@ -284,6 +284,8 @@ Metric metric_from_string(const std::string& name) {
 template <typename T>
 PointCloud<T>::PointCloud(Matrix<T> x, Matrix<T> y, Metric metric)
     : x_(std::move(x)), y_(std::move(y)), metric_(metric) {
+  if (std::find(std::begin(kMetrics), std::end(kMetrics), metric) == std::end(kMetrics))
+    throw InvalidArgument("metric: unknown value " + std::to_string(int(metric)), "metric");
   for (const auto& [name, points] : {std::pair{"x", &x_}, std::pair{"y", &y_}}) {
     if (points->rows() == 0 || points->cols() == 0) {
       throw InvalidArgument(std::string(name) + ": the point cloud is empty (" +

@@ -85,7 +85,7 @@ const ResultField& result_field(const std::string& name) {
 }
 
 std::vector<std::pair<const char*, ResultField::Value>> history_entry(const IterationInfo& check) {
-  return {{"iteration", check.iteration},
+  return {{"iteration", static_cast<long long>(check.iteration)},
           {"epsilon", check.epsilon},
           {"marginal_error", check.marginal_error}};
 }

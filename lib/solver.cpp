@@ -545,6 +545,12 @@ class Sinkhorn {
     result.message = std::move(end.message);
     result.iterations = iteration;
     result.omega = relaxation_.omega();
+    if (shift_.any()) {
+      result.message += std::string("; ") + (shift_.rows ? "f" : "g") +
+                        " kept relative to the costs' " + (shift_.rows ? "row" : "column") +
+                        " minima (largest " + detail::str(shift_.by.cwiseAbs().maxCoeff(), 3) +
+                        ", epsilon " + detail::str(p_.epsilon, 3) + ")";
+    }
     if (eps_ != p_.epsilon) set_epsilon(p_.epsilon);  // ended during an epsilon-scaling stage
     if (!evaluate(result)) {
       // Potentials far from consistent (an epsilon-scaling stage, a failed update) can make
@@ -770,8 +776,9 @@ template <typename T>
 Result solve(const Problem<T>& block, const SolverOptions& options, const Ranks& ranks) {
   const auto start = std::chrono::steady_clock::now();
   const Whole whole = detail::validate_whole(block, options, ranks);
-  const detail::CostShift shift = detail::choose_shift(
-      block, whole.bounds, effective_tolerance<T>(options), ranks.size() > 1, options.threads);
+  const detail::CostShift shift =
+      detail::choose_shift(block, whole.bounds, effective_tolerance<T>(options), ranks.size() > 1,
+                           options.threads, options.interrupt);
   if (!shift.any()) return Sinkhorn<T>(block, options, start, ranks, whole, shift).run();
   Problem<T> shifted = block;
   shifted.geometry = std::make_shared<detail::ShiftedCost<T>>(block.geometry, shift);

@@ -61,6 +61,19 @@ TEST_CASE("point-cloud costs match the pairwise formulas, every metric") {
                  "unknown metric 'cityblock'; expected sqeuclidean, euclidean, negdot or cosine"));
 }
 
+TEST_CASE("the cosine cost is scale-free, even where |x|^2 |y|^2 leaves float's range") {
+  const MatrixD x = uniform_matrix(9, 3, 11, -1, 1), y = uniform_matrix(7, 3, 12, -1, 1);
+  const MatrixD unit = dense_costs(eot::PointCloud<double>(x, y, eot::Metric::Cosine));
+  for (double scale : {1e10, 1e-10}) {  // |x|^2 |y|^2 near 1e40 or 1e-40 in float
+    CAPTURE(scale);
+    const eot::PointCloud<float> cloud((x * scale).cast<float>(), (y * scale).cast<float>(),
+                                       eot::Metric::Cosine);
+    eot::Matrix<float> scratch;
+    const MatrixD c = cloud.tile(0, 0, 9, 7, scratch).cast<double>();
+    CHECK(max_abs_diff(c, unit) < 1e-5);
+  }
+}
+
 TEST_CASE("log-sum-exp kernels match the two-pass formula, with forbidden pairs and zero weights") {
   MatrixD c = uniform_matrix(150, 530, 3, -2, 5);  // 3 x 3 tiles, ragged at the edges
   c(4, 7) = c(100, 7) = eot::kInf;

@@ -128,11 +128,12 @@ TEST_CASE("a constant offset of the costs costs no digits when a side is hard") 
   // from C + 1e6, rounded to 1e6's precision: the offset problem cannot know better.)
   const double k = 1e6, epsilon = 0.01;
   const MatrixD c = (uniform_matrix(20, 30, 321).array() + k) - k;
-  for (const auto& [rho_a, rho_b] : {std::pair{eot::kInf, 0.0},
-                                     {eot::kInf, eot::kInf},
-                                     {eot::kInf, 1.0},
-                                     {1.0, eot::kInf},
-                                     {0.0, eot::kInf}}) {
+  for (const auto& rhos : {std::pair{eot::kInf, 0.0},
+                           {eot::kInf, eot::kInf},
+                           {eot::kInf, 1.0},
+                           {1.0, eot::kInf},
+                           {0.0, eot::kInf}}) {
+    const double rho_a = rhos.first, rho_b = rhos.second;  // clang 14 can't CAPTURE a binding
     CAPTURE(rho_a);
     CAPTURE(rho_b);
     eot::Problem<double> p = dense_problem(c, epsilon),

@@ -55,7 +55,8 @@ using IterationCallback = std::function<CallbackAction(const IterationInfo&)>;
 // form).
 struct EpsilonScaling {
   bool enabled = false;
-  double initial_epsilon = 0;  // 0: the range of the finite costs
+  double initial_epsilon = 0;  // 0: the range of the finite costs (as the solver sees them:
+                               // docs/conventions.md, "Large costs against epsilon")
   double factor = 0.5;         // in (0, 1)
   int iterations_per_stage = 2;
 };

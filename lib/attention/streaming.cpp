@@ -15,14 +15,12 @@ using detail::View;
 namespace {
 
 // The forward kernel: O = softmax(s) V by online softmax over key tiles, one query block at a
-// time. Each query's max score and sum_j exp(s_ij - max) go to `row_max` and `row_sum` (n
-// entries each; -inf and 0 for a query that sees no key).
+// time, into `out` (n x dv, row-major). Each query's max score and sum_j exp(s_ij - max) go to
+// `row_max` and `row_sum` (n entries each; -inf and 0 for a query that sees no key).
 template <typename T>
-void forward_kernel(const kernels::Head<T>& head, Matrix<T>& out, T* row_max, T* row_sum,
-                    int threads) {
-  out.resize(head.n, head.dv);
+void forward_kernel(const kernels::Head<T>& head, T* out, T* row_max, T* row_sum, int threads) {
   detail::for_each_query_block(head.n, head.m, threads, [&](Index i0, Index ni) {
-    kernels::table<T>().attention_forward(head, i0, ni, out.data() + i0 * head.dv, row_max + i0,
+    kernels::table<T>().attention_forward(head, i0, ni, out + i0 * head.dv, row_max + i0,
                                           row_sum + i0);
   });
 }
@@ -83,11 +81,11 @@ Matrix<T> forward(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T>& v, do
     require_dense_fits(q.rows(), k.rows(), sizeof(T), "the attention weights",
                        "call forward() without weights: the fused kernel never forms them");
   }
-  Matrix<T> out;
+  Matrix<T> out(q.rows(), v.cols());
   Vector<T> row_max(q.rows()), row_sum(q.rows());
   std::vector<unsigned char> padding;
   const kernels::Head<T> head = head_of<T>(q, k, v, inv_eps, mask, padding);
-  forward_kernel(head, out, row_max.data(), row_sum.data(), threads);
+  forward_kernel(head, out.data(), row_max.data(), row_sum.data(), threads);
   if (weights) weights_kernel(head, row_max, row_sum, *weights, threads);
   return out;
 }
@@ -103,13 +101,11 @@ Matrix<T> forward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matrix<T
     const View<T> qh = q.middleRows(h * n, n), kh = k.middleRows(h * m, m),
                   vh = v.middleRows(h * m, m);
     const T inv_eps = T(1 / check<T>(qh, kh, vh, epsilon, mask));
-    Matrix<T> oh;
     Vector<T> row_max(n), row_sum(n);
     std::vector<unsigned char> padding;
-    // One head alone gets all the threads (over its query blocks).
-    forward_kernel(head_of<T>(qh, kh, vh, inv_eps, mask, padding), oh, row_max.data(),
-                   row_sum.data(), batch_heads == 1 ? threads : 1);
-    out.middleRows(h * n, n) = oh;
+    // One head alone gets all the threads (over its query blocks), straight into its rows.
+    forward_kernel(head_of<T>(qh, kh, vh, inv_eps, mask, padding), out.data() + h * n * v.cols(),
+                   row_max.data(), row_sum.data(), batch_heads == 1 ? threads : 1);
     if (log_sum_exp) log_sum_exp->segment(h * n, n) = log_sum_exp_of(row_max, row_sum);
   });
   return out;
@@ -153,7 +149,8 @@ Gradients<T> backward_batched(const Matrix<T>& q, const Matrix<T>& k, const Matr
       lse = log_sum_exp->segment(h * n, n);
     } else {
       Vector<T> row_max(n), row_sum(n);
-      forward_kernel(head, computed, row_max.data(), row_sum.data(), 1);
+      computed.resize(n, v.cols());
+      forward_kernel(head, computed.data(), row_max.data(), row_sum.data(), 1);
       lse = log_sum_exp_of(row_max, row_sum);
     }
     const T* o = output ? output->data() + h * n * output->cols() : computed.data();

@@ -83,10 +83,11 @@ struct MetricOps<Metric::Cosine> {
   static constexpr const char* name = "cosine";
   static constexpr const char* formula = "1 - cos(x, y)";  // 1 - <x, y> / (|x| |y|)
   static constexpr Base base = Base::Dot;
-  // Clamped to [0, 2] against rounding; 1 (orthogonal) where a vector is zero.
+  // Clamped to [0, 2] against rounding; 1 (orthogonal) where a vector is zero. |x| |y| as a
+  // product of square roots: x_sq y_sq would overflow or underflow long before it does.
   template <typename S, typename T, typename Y>
   static void finish(S& s, T x_sq, const Y& y_sq) {
-    const auto norms = (x_sq * y_sq).sqrt();
+    const auto norms = std::sqrt(x_sq) * y_sq.sqrt();
     s = (norms > T(0)).select(T(1) - s / norms, T(1)).max(T(0)).min(T(2));
   }
   static constexpr double lowest(double, double) { return 0; }
@@ -94,11 +95,12 @@ struct MetricOps<Metric::Cosine> {
   // -y / (|x| |y|) + <x, y> x / (|x|^3 |y|), and 0 where a vector is zero.
   static Gradient gradient(double c, double x_sq, double y_sq) {
     if (!(x_sq > 0 && y_sq > 0)) return {0, 0};
-    return {(1 - c) / x_sq, 1 / std::sqrt(x_sq * y_sq)};
+    return {(1 - c) / x_sq, 1 / (std::sqrt(x_sq) * std::sqrt(y_sq))};
   }
 };
 
-// f(MetricOps<metric>{}), for the metric's value at run time.
+// f(MetricOps<metric>{}), for the metric's value at run time (one of kMetrics: PointCloud
+// refuses any other).
 template <std::size_t I = 0, typename F>
 decltype(auto) with_metric(Metric metric, F&& f) {
   constexpr std::size_t count = sizeof(kMetrics) / sizeof(kMetrics[0]);

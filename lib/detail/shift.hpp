@@ -12,6 +12,7 @@
 // rounding near the tolerance; the result reports f = f' + u and the values of C.
 #pragma once
 
+#include <atomic>
 #include <limits>
 #include <memory>
 #include <tuple>
@@ -66,28 +67,30 @@ class ShiftedCost final : public Geometry<T> {
 };
 
 // The smallest finite cost of each row (rows) or column, 0 where there is none; and the
-// largest C_ij - by of the finite costs, in one pass.
+// largest C_ij - by of the finite costs, in one pass (interrupted, what it found so far).
 template <typename T>
-std::pair<Eigen::VectorXd, double> cost_minima(const Geometry<T>& geometry, bool rows,
-                                               int threads) {
+std::pair<Eigen::VectorXd, double> cost_minima(const Geometry<T>& geometry, bool rows, int threads,
+                                               const std::atomic<bool>* interrupt) {
   const Index size = rows ? geometry.rows() : geometry.cols();
   Eigen::VectorXd lo = Eigen::VectorXd::Constant(size, kInf),
                   hi = Eigen::VectorXd::Constant(size, -kInf);
-  for_each_tile(geometry, rows ? Along::Rows : Along::Cols, threads,
-                [&](Index i0, Index j0, const typename Geometry<T>::Tile& c) {
-                  const Eigen::ArrayXXd cd = c.template cast<double>().array();
-                  const Eigen::ArrayXXd low = (cd < kInf).select(cd, kInf);
-                  const Eigen::ArrayXXd high = (cd < kInf).select(cd, -kInf);
-                  if (rows) {
-                    auto l = lo.segment(i0, c.rows()), h = hi.segment(i0, c.rows());
-                    l = l.cwiseMin(low.rowwise().minCoeff().matrix());
-                    h = h.cwiseMax(high.rowwise().maxCoeff().matrix());
-                  } else {
-                    auto l = lo.segment(j0, c.cols()), h = hi.segment(j0, c.cols());
-                    l = l.cwiseMin(low.colwise().minCoeff().transpose().matrix());
-                    h = h.cwiseMax(high.colwise().maxCoeff().transpose().matrix());
-                  }
-                });
+  constexpr T inf = std::numeric_limits<T>::infinity();
+  for_each_tile(
+      geometry, rows ? Along::Rows : Along::Cols, threads,
+      [&](Index i0, Index j0, const typename Geometry<T>::Tile& c) {
+        // Costs are finite or +inf (validated): +inf never wins a minimum.
+        const auto finite = (c.array() < inf).select(c.array(), -inf);
+        if (rows) {
+          auto l = lo.segment(i0, c.rows()), h = hi.segment(i0, c.rows());
+          l = l.cwiseMin(c.rowwise().minCoeff().template cast<double>());
+          h = h.cwiseMax(finite.rowwise().maxCoeff().matrix().template cast<double>());
+        } else {
+          auto l = lo.segment(j0, c.cols()), h = hi.segment(j0, c.cols());
+          l = l.cwiseMin(c.colwise().minCoeff().transpose().template cast<double>());
+          h = h.cwiseMax(finite.colwise().maxCoeff().transpose().matrix().template cast<double>());
+        }
+      },
+      interrupt);
   const Eigen::ArrayXd empty = (lo.array() == kInf).cast<double>();
   lo = (empty > 0).select(0.0, lo.array());
   const double spread = (empty > 0).select(0.0, hi.array() - lo.array()).maxCoeff();
@@ -95,19 +98,26 @@ std::pair<Eigen::VectorXd, double> cost_minima(const Geometry<T>& geometry, bool
 }
 
 // The shift solve() applies: the row minima when the rows are hard, else the column minima when
-// the columns are, if the rounding of |C| / epsilon in T comes within a tenth of the tolerance.
-// None in a distributed solve (not done: the column minima, the shifted bounds and the values'
+// the columns are. It is worth its pass (and, for a dense cost, a copy of each tile) only where
+// it saves digits that matter: the rounding it removes, machine epsilon x max |by| / epsilon,
+// must come within a tenth of the tolerance and exceed 16 machine epsilons (4 bits). Costs near
+// 0 with a large spread are not helped (their minima are small), and are left alone. None in a
+// distributed solve (not done: the column minima, the shifted bounds and the values'
 // corrections would each need the other ranks).
 template <typename T>
 CostShift choose_shift(const Problem<T>& problem, CostBounds bounds, double tolerance,
-                       bool distributed, int threads) {
-  const double rounding = bounds.magnitude() / problem.epsilon * std::numeric_limits<T>::epsilon();
-  if (distributed || !(rounding > tolerance / 10)) return {};
+                       bool distributed, int threads, const std::atomic<bool>* interrupt) {
+  const auto worth = [&](double largest) {
+    const double saved = largest / problem.epsilon;
+    return saved > 16 && saved * std::numeric_limits<T>::epsilon() > tolerance / 10;
+  };
+  if (distributed || !worth(bounds.magnitude())) return {};
   if (problem.rho_a != kInf && problem.rho_b != kInf) return {};
   CostShift shift;
   shift.rows = problem.rho_a == kInf;
   double spread;
-  std::tie(shift.by, spread) = cost_minima(*problem.geometry, shift.rows, threads);
+  std::tie(shift.by, spread) = cost_minima(*problem.geometry, shift.rows, threads, interrupt);
+  if (!worth(shift.by.cwiseAbs().maxCoeff())) return {};
   shift.bounds = {0, spread};
   return shift;
 }
