@@ -111,7 +111,12 @@ CostShift choose_shift(const Problem<T>& problem, CostBounds bounds, double tole
     const double saved = largest / problem.epsilon;
     return saved > 16 && saved * std::numeric_limits<T>::epsilon() > tolerance / 10;
   };
-  if (distributed || !worth(bounds.magnitude())) return {};
+  // Near the top of double's range, f' + u could overflow where f itself does not (found by
+  // fuzz_solve: a cost of 1.8e308 at epsilon 1e300): no shift there.
+  const double reach = 2 * bounds.magnitude() + 1e3 * problem.epsilon;
+  if (distributed || !worth(bounds.magnitude()) ||
+      !(reach < std::numeric_limits<double>::max() / 4))
+    return {};
   if (problem.rho_a != kInf && problem.rho_b != kInf) return {};
   CostShift shift;
   shift.rows = problem.rho_a == kInf;
