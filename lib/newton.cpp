@@ -20,6 +20,7 @@ constexpr Index kMaxPerRow = 64;
 // Armijo's sufficient-ascent fraction, and the shortest step tried before giving up.
 constexpr double kArmijo = 1e-4;
 constexpr double kShortestStep = 1.0 / (1 << 20);
+constexpr int kHalvings = 20;  // from the first step down to kShortestStep of it
 // The first step tried moves no potential by more than this many epsilon.
 constexpr double kReach = 10;
 // The Levenberg-Marquardt damping per unit of relative error, and the loosest relative residual
@@ -75,8 +76,12 @@ typename NewtonStep<T>::Outcome NewtonStep<T>::operator()(VectorXd& f, VectorXd&
   VectorXd next_row, next_col;
   // The first step moves no potential by more than kReach epsilon: beyond that the quadratic
   // model of exp says nothing.
+  // Counted, not compared: a first step that underflows to 0 would halve forever (found by
+  // fuzz_solve).
   const double first = std::min(1.0, kReach * eps_ / d.lpNorm<Eigen::Infinity>());
-  for (double t = first; t >= first * kShortestStep; t /= 2) {
+  if (!(first > 0)) return Outcome::NoAscent;
+  double t = first;
+  for (int halving = 0; t >= first * kShortestStep && halving <= kHalvings; ++halving, t /= 2) {
     const VectorXd step_f = t * d.head(n), step_g = t * d.tail(m);
     const VectorXd next_f = f + step_f, next_g = g + step_g;
     geometry_.lse_rows(b_.log_w + next_g / eps_, eps_, next_row, threads_, interrupt_);
