@@ -63,8 +63,7 @@ double exp_ns(int threads) {
 double read_gbs(int threads, double bytes = 512e6) {
   const Index parts = 4 * Index(threads);
   const Index part = std::max<Index>(Index(bytes / sizeof(double)) / parts, 8192);
-  constexpr std::size_t kHuge = detail::kHugePage;
-  const std::size_t size = (parts * part * sizeof(double) + kHuge - 1) / kHuge * kHuge;
+  const std::size_t size = std::size_t(detail::pages_size(double(parts * part) * sizeof(double)));
   const std::unique_ptr<double[], void (*)(void*)> memory(
       static_cast<double*>(detail::allocate_pages(size)), &std::free);
   Eigen::Map<Eigen::VectorXd> data(memory.get(), parts * part);

@@ -83,7 +83,7 @@ class KernelDomain {
   // the whole rounded up to 2 MB (allocate()).
   static double bytes(Index n, Index m) {
     const double size = double(n) * double(padded(m)) * sizeof(T);
-    return size < double(kHuge) ? size : std::ceil(size / double(kHuge)) * double(kHuge);
+    return pages_size(size);
   }
 
  private:
@@ -120,7 +120,7 @@ class KernelDomain {
   void allocate() {
     const std::size_t size = std::size_t(bytes(n_, m_));
     SpareBlock& spare = spare_block();
-    if (size < kHuge && !spare.taken) {
+    if (size < kHugePage && !spare.taken) {
       if (spare.size < size) {
         std::free(spare.memory);
         spare.memory = std::aligned_alloc(64, size);
@@ -187,7 +187,6 @@ class KernelDomain {
   }
 
   static constexpr Index kChunks = 8;
-  static constexpr std::size_t kHuge = kHugePage;
   // Entries per row of K: m, rounded up to whole cache lines.
   static Index padded(Index m) { return (m * Index(sizeof(T)) + 63) / 64 * 64 / Index(sizeof(T)); }
   const Geometry<T>& geometry_;

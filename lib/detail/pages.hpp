@@ -3,6 +3,7 @@
 // mode), so that first touching it costs few page faults and reading it few TLB misses.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
@@ -13,6 +14,12 @@
 namespace eot::detail {
 
 inline constexpr std::size_t kHugePage = std::size_t(1) << 21;
+
+// `size` bytes as allocate_pages() takes them: as they are under 2 MB, else whole 2 MB pages.
+inline double pages_size(double size) {
+  const double huge = double(kHugePage);
+  return size < huge ? size : std::ceil(size / huge) * huge;
+}
 
 // Under 2 MB: aligned to a cache line. From 2 MB: `size` must be a multiple of kHugePage.
 // Throws std::bad_alloc; release with std::free.
